@@ -1,0 +1,316 @@
+//! The command line: clap derive types and value parsers only, no I/O.
+//!
+//! Conventions (after xh): explicit `short`, plain `long`, uppercase `value_name`, and the doc comment
+//! of every field and variant is its help text.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use reqwest::header::{HeaderName, HeaderValue};
+
+/// Default URL template: a web search with the percent-encoded term in place of `{}`.
+pub const DEFAULT_TEMPLATE: &str = "https://www.google.com/search?q={}";
+
+const EXIT_CODES: &str = "\
+Exit status:
+  0    every page was fetched
+  1    the run finished but at least one page failed (its record says why)
+  2    usage or fatal error (bad flag, unreadable input, bad template, no input)
+  130  interrupted by Ctrl-C (143 for SIGTERM)";
+
+/// Fetch many web pages concurrently; report each page's size, status and time in input order.
+#[derive(Debug, Parser)]
+#[command(name = "pagefetch", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fetch every input and print size, status and time per page, in input order
+    Fetch(FetchArgs),
+    /// Run several loops on the same inputs, print each and the speedup over sequential
+    Compare(CompareArgs),
+    /// Run the built-in loopback test server (for trying, benchmarking and CI without internet)
+    Serve(ServeArgs),
+    /// Offline rerun of the six-term lesson: built-in server, sequential vs joinset
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct FetchArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Loop that schedules the requests
+    #[arg(short = 'm', long, value_name = "MODE", default_value = "joinset")]
+    pub mode: Strategy,
+    #[command(flatten)]
+    pub request: RequestArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Loops to run, comma-separated, in this order
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "sequential,joinset"
+    )]
+    pub modes: Vec<Strategy>,
+    #[command(flatten)]
+    pub request: RequestArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Where the terms come from.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Search terms or http(s) URLs (read before the file's lines)
+    #[arg(value_name = "TERMS")]
+    pub terms: Vec<String>,
+    /// Read terms or URLs from PATH, one a line ('-' = stdin; blank lines and '#' comments skipped)
+    #[arg(short = 'f', long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// URL template; '{}' is replaced by the percent-encoded term (URL terms are used as they are)
+    #[arg(short = 't', long, value_name = "URL", default_value = DEFAULT_TEMPLATE)]
+    pub template: String,
+}
+
+/// How each request is made.
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// At most N requests in flight in the concurrent loops
+    #[arg(short = 'c', long, value_name = "N", default_value = "64",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: u32,
+    /// Limit for a whole transfer, body included (e.g. 250ms, 2s, 1m)
+    #[arg(long, value_name = "D", default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Limit for opening the connection
+    #[arg(long, value_name = "D", default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// User-Agent header [default: Mozilla/5.0 (compatible; pagefetch/VERSION)]
+    #[arg(short = 'A', long, value_name = "UA")]
+    pub user_agent: Option<String>,
+    /// Extra request header, 'Name: value' (repeatable)
+    #[arg(short = 'H', long = "header", value_name = "HEADER", value_parser = parse_header)]
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Stop reading a body after N bytes and mark the page truncated (suffixes K, M, G = KiB, MiB, GiB)
+    #[arg(long, value_name = "N", value_parser = parse_size)]
+    pub max_bytes: Option<u64>,
+    /// Follow at most N redirects
+    #[arg(long, value_name = "N", default_value = "10")]
+    pub max_redirects: usize,
+    /// Ask for gzip/brotli/zstd and count decoded bytes (default: bytes as received)
+    #[arg(long)]
+    pub compressed: bool,
+    /// Count an HTTP status >= 400 as a failed page
+    #[arg(long)]
+    pub fail: bool,
+    /// Run the whole fetch N times; report min / median / max wall time
+    #[arg(long, value_name = "N", default_value = "1",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
+}
+
+/// What is printed, and where.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format on stdout
+    #[arg(long, value_name = "FORMAT", default_value = "table")]
+    pub format: Format,
+    /// Progress bar on stderr
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub progress: ProgressWhen,
+    /// No progress bar, no summary or warnings on stderr (errors still print)
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the address is printed on stdout)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// Delay before each answer
+    #[arg(long, value_name = "D", default_value = "0ms", value_parser = parse_duration_or_zero)]
+    pub latency: Duration,
+    /// Extra delay of up to D, derived from the term (the same term always gets the same delay)
+    #[arg(long, value_name = "D", default_value = "0ms", value_parser = parse_duration_or_zero)]
+    pub jitter: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Server delay before each answer (web-like)
+    #[arg(long, value_name = "D", default_value = "300ms", value_parser = parse_duration_or_zero)]
+    pub latency: Duration,
+    /// Extra per-term delay of up to D, so pages finish out of input order
+    #[arg(long, value_name = "D", default_value = "100ms", value_parser = parse_duration_or_zero)]
+    pub jitter: Duration,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// A loop that schedules the requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Strategy {
+    /// One request at a time over one reused connection
+    Sequential,
+    /// tokio JoinSet: one task per page, at most N in flight, refilled as they finish
+    Joinset,
+    /// futures join_all: N request loops polled together on one task
+    JoinAll,
+}
+
+impl Strategy {
+    /// The name used on the command line and in every output format.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Sequential => "sequential",
+            Strategy::Joinset => "joinset",
+            Strategy::JoinAll => "join-all",
+        }
+    }
+}
+
+/// Output format on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people, then a summary
+    Table,
+    /// One JSON document at the end
+    Json,
+    /// One JSON object a line, streamed in input order, then a summary line
+    Ndjson,
+    /// RFC 4180 CSV with a header row (the summary goes to stderr)
+    Csv,
+}
+
+/// When to draw the progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressWhen {
+    /// Only when stderr is a terminal
+    Auto,
+    /// Always (on stderr)
+    Always,
+    /// Never
+    Never,
+}
+
+fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (examples: 250ms, 2s, 1m)"))
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration_or_zero(s)? {
+        d if d.is_zero() => Err("must be greater than zero".into()),
+        d => Ok(d),
+    }
+}
+
+/// `Name: value`; reqwest's own checks reject malformed names and CR/LF in values.
+fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("expected 'Name: value', got {s:?}"))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("invalid header name {:?}", name.trim()))?;
+    let value = HeaderValue::from_str(value.trim()).map_err(|_| {
+        format!("invalid value for header {name} (control characters are not allowed)")
+    })?;
+    Ok((name, value))
+}
+
+/// A byte count with an optional binary suffix: `512`, `64K`, `10M`, `1G`.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, suffix) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("expected a byte count such as 512, 64K or 10M, got {s:?}"))?;
+    let unit: u64 = match suffix.to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        _ => return Err(format!("unknown size suffix {suffix:?} (use K, M or G)")),
+    };
+    n.checked_mul(unit)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("pagefetch").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn fetch_defaults() {
+        let Command::Fetch(f) = parse(&["fetch", "apple"]).unwrap().command else {
+            panic!("not fetch")
+        };
+        assert_eq!(f.mode, Strategy::Joinset);
+        assert_eq!(f.request.concurrency, 64);
+        assert_eq!(f.request.timeout, Duration::from_secs(30));
+        assert_eq!(f.input.template, DEFAULT_TEMPLATE);
+        assert_eq!(f.output.format, Format::Table);
+    }
+
+    #[test]
+    fn compare_modes_list() {
+        let Command::Compare(c) = parse(&["compare", "--modes", "join-all,sequential"])
+            .unwrap()
+            .command
+        else {
+            panic!("not compare")
+        };
+        assert_eq!(c.modes, vec![Strategy::JoinAll, Strategy::Sequential]);
+    }
+
+    #[test]
+    fn rejects_zero_concurrency_and_timeout() {
+        assert!(parse(&["fetch", "-c", "0", "x"]).is_err());
+        assert!(parse(&["fetch", "--timeout", "0s", "x"]).is_err());
+        assert!(parse(&["fetch", "--timeout", "soon", "x"]).is_err());
+    }
+
+    #[test]
+    fn headers() {
+        let (n, v) = parse_header("X-Test:  a b ").unwrap();
+        assert_eq!((n.as_str(), v.to_str().unwrap()), ("x-test", "a b"));
+        assert!(parse_header("no colon").is_err());
+        assert!(parse_header("Bad Name: x").is_err());
+        assert!(parse_header("X: a\r\nInjected: 1").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512"), Ok(512));
+        assert_eq!(parse_size("64K"), Ok(65536));
+        assert_eq!(parse_size("2m"), Ok(2 << 20));
+        assert!(parse_size("1T").is_err());
+        assert!(parse_size("K").is_err());
+        assert!(parse_size("99999999999999G").is_err());
+    }
+}

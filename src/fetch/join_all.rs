@@ -1,0 +1,45 @@
+//! `futures::future::join_all` over `concurrency` request loops that share one queue of jobs.
+//!
+//! All loops are polled by the one task that awaits `join_all`, so no page is spawned. Joining one
+//! future per page instead would allocate every future up front (memory grows with the input) and
+//! only hand back results when the last page is done; the shared queue keeps both bounded.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::sync::Arc;
+
+use futures::future::join_all;
+
+use super::Fetcher;
+use crate::order::InOrder;
+use crate::template::Job;
+
+pub async fn run(
+    fetcher: &Fetcher,
+    jobs: &[Arc<Job>],
+    concurrency: usize,
+    out: &mut InOrder<'_>,
+) -> io::Result<()> {
+    let next = Cell::new(0usize);
+    let failed: Cell<bool> = Cell::new(false);
+    let out = RefCell::new(out);
+    let worker = || async {
+        while !failed.get() {
+            let i = next.get();
+            let Some(job) = jobs.get(i) else { break };
+            next.set(i + 1);
+            let page = fetcher.fetch_one(job.clone()).await;
+            // The borrow ends before the next await: loops on one task never overlap here.
+            if let Err(e) = out.borrow_mut().push(page) {
+                failed.set(true);
+                return Err(e);
+            }
+        }
+        Ok(())
+    };
+    let loops = concurrency.min(jobs.len()).max(1);
+    join_all((0..loops).map(|_| worker()))
+        .await
+        .into_iter()
+        .collect()
+}

@@ -1,0 +1,298 @@
+//! One request path (`Fetcher::fetch_one`) shared by every loop; the loops differ only in scheduling.
+
+mod join_all;
+mod joinset;
+mod sequential;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::redirect;
+
+use crate::cli::Strategy;
+use crate::order::InOrder;
+use crate::template::{mask, Job};
+
+/// Why a page failed. The Display text is short and stable: reporters print it, scripts match it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageError {
+    /// The input line or URL was unusable (the text names the line).
+    Input(String),
+    /// No connection: refused, DNS failure, TLS handshake...
+    Connect(String),
+    /// A limit ran out; the text says which (`timed out after 30s`).
+    Timeout(String),
+    /// `--fail` and an HTTP status >= 400.
+    Status(u16),
+    /// The body broke off (reset, short read, bad encoding); bytes read so far are kept.
+    Body(String),
+    /// Too many redirects, a loop, or a redirect to a non-HTTP URL.
+    Redirect(String),
+    /// Interrupted before the page finished.
+    Cancelled,
+    /// Anything else reqwest reports.
+    Request(String),
+}
+
+impl PageError {
+    /// A stable machine-readable kind, for the `error_kind` field.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PageError::Input(_) => "input",
+            PageError::Connect(_) => "connect",
+            PageError::Timeout(_) => "timeout",
+            PageError::Status(_) => "status",
+            PageError::Body(_) => "body",
+            PageError::Redirect(_) => "redirect",
+            PageError::Cancelled => "cancelled",
+            PageError::Request(_) => "request",
+        }
+    }
+}
+
+impl fmt::Display for PageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PageError::Input(m)
+            | PageError::Connect(m)
+            | PageError::Timeout(m)
+            | PageError::Redirect(m)
+            | PageError::Request(m) => f.write_str(m),
+            PageError::Body(m) => write!(f, "body: {m}"),
+            PageError::Status(s) => write!(f, "HTTP {s}"),
+            PageError::Cancelled => f.write_str("cancelled"),
+        }
+    }
+}
+
+/// The fate of one page.
+#[derive(Debug, Clone)]
+pub struct PageResult {
+    pub job: Arc<Job>,
+    /// HTTP status, if headers arrived.
+    pub status: Option<u16>,
+    /// Body bytes actually read (decoded with `--compressed`), not Content-Length.
+    pub bytes: u64,
+    /// Request start to last body byte (or to the error).
+    pub elapsed: Duration,
+    /// Reading stopped at `--max-bytes`.
+    pub truncated: bool,
+    /// Where redirects ended, when that differs from the requested URL (password masked).
+    pub final_url: Option<String>,
+    pub error: Option<PageError>,
+}
+
+impl PageResult {
+    pub fn new(job: Arc<Job>) -> Self {
+        PageResult {
+            job,
+            status: None,
+            bytes: 0,
+            elapsed: Duration::ZERO,
+            truncated: false,
+            final_url: None,
+            error: None,
+        }
+    }
+
+    pub fn failed(job: Arc<Job>, error: PageError) -> Self {
+        PageResult {
+            error: Some(error),
+            ..PageResult::new(job)
+        }
+    }
+
+    pub fn ok(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// How each request is made: the CLI's request options as plain values.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub user_agent: String,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub max_bytes: Option<u64>,
+    pub max_redirects: usize,
+    pub compressed: bool,
+    pub fail: bool,
+}
+
+impl Settings {
+    pub fn default_user_agent() -> String {
+        format!(
+            "Mozilla/5.0 (compatible; pagefetch/{})",
+            env!("CARGO_PKG_VERSION")
+        )
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            user_agent: Settings::default_user_agent(),
+            headers: Vec::new(),
+            max_bytes: None,
+            max_redirects: 10,
+            compressed: false,
+            fail: false,
+        }
+    }
+}
+
+/// A client plus the settings it was built from. Cheap to clone into tasks.
+#[derive(Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    settings: Arc<Settings>,
+}
+
+impl Fetcher {
+    /// One client per run, pooled for `concurrency` connections to a host.
+    pub fn new(settings: &Settings, concurrency: usize) -> anyhow::Result<Self> {
+        let max = settings.max_redirects;
+        let policy = redirect::Policy::custom(move |attempt| {
+            if !matches!(attempt.url().scheme(), "http" | "https") {
+                let msg = format!("redirect to a non-HTTP URL ({}:)", attempt.url().scheme());
+                attempt.error(msg)
+            } else if attempt.previous().contains(attempt.url()) {
+                attempt.error("redirect loop")
+            } else if attempt.previous().len() > max {
+                attempt.error(format!("more than {max} redirects"))
+            } else {
+                attempt.follow()
+            }
+        });
+        let headers: HeaderMap = settings.headers.iter().cloned().collect();
+        let client = reqwest::Client::builder()
+            .user_agent(settings.user_agent.clone())
+            .default_headers(headers)
+            .timeout(settings.timeout)
+            .connect_timeout(settings.connect_timeout)
+            .redirect(policy)
+            .gzip(settings.compressed)
+            .brotli(settings.compressed)
+            .zstd(settings.compressed)
+            .pool_max_idle_per_host(concurrency)
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(Fetcher {
+            client,
+            settings: Arc::new(settings.clone()),
+        })
+    }
+
+    /// Requests one page and counts its body chunk by chunk. Never fails: errors go in the record.
+    pub async fn fetch_one(&self, job: Arc<Job>) -> PageResult {
+        let url = match &job.url {
+            Ok(u) => u.clone(),
+            Err(e) => {
+                let e = PageError::Input(e.clone());
+                return PageResult::failed(job, e);
+            }
+        };
+        let start = Instant::now();
+        let mut page = PageResult::new(job);
+        match self.client.get(url).send().await {
+            Err(e) => page.error = Some(self.classify(e)),
+            Ok(mut resp) => {
+                let status = resp.status().as_u16();
+                page.status = Some(status);
+                if page.job.url.as_ref().is_ok_and(|u| u != resp.url()) {
+                    page.final_url = Some(mask(resp.url()));
+                }
+                let limit = self.settings.max_bytes.unwrap_or(u64::MAX);
+                loop {
+                    match resp.chunk().await {
+                        Ok(Some(chunk)) => {
+                            let room = limit - page.bytes;
+                            if chunk.len() as u64 > room {
+                                page.bytes = limit;
+                                page.truncated = true;
+                                break;
+                            }
+                            page.bytes += chunk.len() as u64;
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            page.error = Some(self.classify(e));
+                            break;
+                        }
+                    }
+                }
+                if page.error.is_none() && self.settings.fail && status >= 400 {
+                    page.error = Some(PageError::Status(status));
+                }
+            }
+        }
+        page.elapsed = start.elapsed();
+        page
+    }
+
+    /// Maps a reqwest error to a short message that names the limit or cause, never the URL.
+    fn classify(&self, err: reqwest::Error) -> PageError {
+        let s = &self.settings;
+        if err.is_timeout() {
+            return PageError::Timeout(if err.is_connect() {
+                format!(
+                    "connect timed out after {}",
+                    humantime::format_duration(s.connect_timeout)
+                )
+            } else {
+                format!("timed out after {}", humantime::format_duration(s.timeout))
+            });
+        }
+        let cause = root_causes(&err);
+        if err.is_redirect() {
+            PageError::Redirect(cause)
+        } else if err.is_connect() {
+            PageError::Connect(cause)
+        } else if err.is_body() || err.is_decode() {
+            PageError::Body(cause)
+        } else {
+            PageError::Request(cause)
+        }
+    }
+}
+
+/// The error's sources joined on one line, skipping reqwest's generic wrapper text and repeats.
+fn root_causes(err: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut source = std::error::Error::source(err);
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    if parts.is_empty() {
+        // Only the top-level text is left; drop the URL reqwest puts in it.
+        let bare = err.to_string();
+        return bare.split(" for url (").next().unwrap_or(&bare).to_string();
+    }
+    // Keep the most specific causes: the last ones in the chain.
+    let keep = parts.len().min(2);
+    parts[parts.len() - keep..].join(": ")
+}
+
+/// Runs every job with the chosen loop, handing results to `out` as they finish.
+pub async fn fetch_all(
+    strategy: Strategy,
+    fetcher: &Fetcher,
+    jobs: &[Arc<Job>],
+    concurrency: usize,
+    out: &mut InOrder<'_>,
+) -> std::io::Result<()> {
+    match strategy {
+        Strategy::Sequential => sequential::run(fetcher, jobs, out).await,
+        Strategy::Joinset => joinset::run(fetcher, jobs, concurrency, out).await,
+        Strategy::JoinAll => join_all::run(fetcher, jobs, concurrency, out).await,
+    }
+}

@@ -1,0 +1,20 @@
+//! One request at a time on one client, so a keep-alive server sees exactly one connection.
+
+use std::io;
+use std::sync::Arc;
+
+use super::Fetcher;
+use crate::order::InOrder;
+use crate::template::Job;
+
+pub async fn run(fetcher: &Fetcher, jobs: &[Arc<Job>], out: &mut InOrder<'_>) -> io::Result<()> {
+    for job in jobs {
+        let page = fetcher.fetch_one(job.clone()).await;
+        out.push(page)?;
+        // hyper hands a finished HTTP/1 connection back to the pool from a task of its own. Yield
+        // so that task runs before the next checkout; otherwise the pool can look empty for a moment
+        // and the next request opens a second connection.
+        tokio::task::yield_now().await;
+    }
+    Ok(())
+}

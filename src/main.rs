@@ -1,0 +1,40 @@
+use std::io;
+use std::process::ExitCode;
+
+use clap::Parser;
+use pagefetch::cli::Cli;
+use pagefetch::exit;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Thousands of concurrent connections need more descriptors than the usual soft limit of 1024.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&anyhow::anyhow!(e).context("cannot start the async runtime")),
+    };
+    let result = runtime.block_on(pagefetch::run(cli));
+    // Do not wait for stray tasks (a server's idle connections) at exit.
+    runtime.shutdown_background();
+    match result {
+        Ok(outcome) => code(outcome.code()),
+        // `pagefetch ... | head`: the reader left; that is not an error (as in ripgrep).
+        Err(e) if is_broken_pipe(&e) => code(exit::SUCCESS),
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &anyhow::Error) -> ExitCode {
+    eprintln!("pagefetch: error: {e:#}");
+    code(exit::USAGE)
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<io::Error>())
+        .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
+}
+
+fn code(c: i32) -> ExitCode {
+    ExitCode::from(c as u8)
+}

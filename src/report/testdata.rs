@@ -1,0 +1,53 @@
+//! Hand-built records for the reporter tests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::RunSummary;
+use crate::cli::Strategy;
+use crate::fetch::{PageError, PageResult};
+use crate::template::Job;
+
+fn job(index: usize, input: &str) -> Arc<Job> {
+    Arc::new(Job {
+        index,
+        input: input.into(),
+        url: Ok(format!("http://h/?q={input}").parse().unwrap()),
+    })
+}
+
+/// apple: ok, 12345 bytes; pear: connection refused; "grape, "red"": truncated at 100 bytes.
+pub fn pages() -> Vec<PageResult> {
+    let mut apple = PageResult::new(job(0, "apple"));
+    apple.status = Some(200);
+    apple.bytes = 12345;
+    apple.elapsed = Duration::from_micros(301_500);
+    let mut pear = PageResult::failed(
+        job(1, "pear"),
+        PageError::Connect("connection refused".into()),
+    );
+    pear.elapsed = Duration::from_millis(2);
+    let mut grape = PageResult::new(job(2, "grape, \"red\""));
+    grape.status = Some(200);
+    grape.bytes = 100;
+    grape.truncated = true;
+    grape.elapsed = Duration::from_millis(150);
+    vec![apple, pear, grape]
+}
+
+pub fn summary(mode: Strategy, pages: &[PageResult], wall_ms: u64) -> RunSummary {
+    let mut page_times: Vec<_> = pages.iter().map(|p| p.elapsed).collect();
+    page_times.sort_unstable();
+    RunSummary {
+        mode,
+        concurrency: if mode == Strategy::Sequential { 1 } else { 64 },
+        pages: pages.len(),
+        ok: pages.iter().filter(|p| p.ok()).count(),
+        failed: pages.iter().filter(|p| !p.ok()).count(),
+        bytes: pages.iter().map(|p| p.bytes).sum(),
+        wall: Duration::from_millis(wall_ms),
+        page_times,
+        repeat: None,
+        interrupted: false,
+    }
+}

@@ -1,0 +1,323 @@
+//! The loopback HTTP/1.1 server behind `serve`, `demo` and the tests.
+//!
+//! `GET /search?q=TERM` answers after the latency (plus a jitter derived from the term) with a page
+//! whose size is a pure function of the term, so every run and every client sees the same bytes.
+//! Per request, `ms=`, `bytes=` and `status=` override delay, size and status. The server counts
+//! connections and requests in flight so tests can prove what a loop really did.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+/// Delays applied to every request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServerConfig {
+    pub latency: Duration,
+    /// Up to this much more per term (deterministic, see [`jitter_for`]).
+    pub jitter: Duration,
+}
+
+/// What the server observed. Counters only grow, except `in_flight`.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub connections: AtomicUsize,
+    pub requests: AtomicUsize,
+    pub in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
+}
+
+impl Stats {
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight.load(Ordering::SeqCst)
+    }
+}
+
+/// A running server; dropping it stops accepting and closes every connection.
+pub struct Server {
+    addr: SocketAddr,
+    stats: Arc<Stats>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Binds `addr` (port 0 picks a free one) and serves on the current tokio runtime.
+    pub async fn start(addr: SocketAddr, config: ServerConfig) -> anyhow::Result<Server> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let addr = listener.local_addr()?;
+        let stats = Arc::new(Stats::default());
+        let task = tokio::spawn(accept_loop(listener, config, stats.clone()));
+        Ok(Server { addr, stats, task })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.stats
+    }
+
+    /// `http://ADDR/search?q={}`: the template that points pagefetch at this server.
+    pub fn template(&self) -> String {
+        format!("http://{}/search?q={{}}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // The accept loop owns the connection tasks; aborting it drops (and aborts) them all.
+        self.task.abort();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, config: ServerConfig, stats: Arc<Stats>) {
+    let mut conns = JoinSet::new();
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                eprintln!("pagefetch serve: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        stats.connections.fetch_add(1, Ordering::SeqCst);
+        let _ = stream.set_nodelay(true);
+        let stats = stats.clone();
+        conns.spawn(async move {
+            let service = service_fn(move |req| respond(req, config, stats.clone()));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+        // Reap finished connection tasks so the set does not grow with every connection ever made.
+        while conns.try_join_next().is_some() {}
+    }
+}
+
+async fn respond(
+    req: Request<Incoming>,
+    config: ServerConfig,
+    stats: Arc<Stats>,
+) -> Result<Response<PageBody>, Infallible> {
+    stats.requests.fetch_add(1, Ordering::SeqCst);
+    let guard = InFlight::enter(stats);
+    let ask = Ask::from_query(req.uri().query().unwrap_or(""), config);
+    if !ask.delay.is_zero() {
+        tokio::time::sleep(ask.delay).await;
+    }
+    let body = PageBody {
+        remaining: ask.bytes,
+        guard: Some(guard),
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = ask.status;
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    Ok(resp)
+}
+
+/// What one request asked for, after defaults and overrides.
+#[derive(Debug, PartialEq)]
+struct Ask {
+    delay: Duration,
+    bytes: u64,
+    status: StatusCode,
+}
+
+impl Ask {
+    fn from_query(query: &str, config: ServerConfig) -> Ask {
+        let mut term = String::new();
+        let (mut ms, mut bytes, mut status) = (None, None, None);
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            match &*k {
+                "q" => term = v.into_owned(),
+                "ms" => ms = v.parse().ok(),
+                "bytes" => bytes = v.parse().ok(),
+                "status" => status = v.parse().ok().and_then(|s| StatusCode::from_u16(s).ok()),
+                _ => {}
+            }
+        }
+        Ask {
+            delay: ms.map_or_else(
+                || config.latency + jitter_for(&term, config.jitter),
+                Duration::from_millis,
+            ),
+            bytes: bytes.unwrap_or_else(|| page_bytes(&term)),
+            status: status.unwrap_or(StatusCode::OK),
+        }
+    }
+}
+
+/// FNV-1a: stable across runs and platforms (std's hasher is randomly seeded).
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Size of the page for `term`: 10,000 to 59,999 bytes, like a real result page.
+pub fn page_bytes(term: &str) -> u64 {
+    10_000 + fnv1a(term) % 50_000
+}
+
+/// Extra delay for `term`, from 0 up to `max`.
+pub fn jitter_for(term: &str, max: Duration) -> Duration {
+    let max_us = max.as_micros() as u64;
+    if max_us == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_micros(fnv1a(term).rotate_left(29) % (max_us + 1))
+}
+
+const CHUNK: usize = 64 * 1024;
+
+/// The page text: a static buffer, so serving costs no allocation or copy.
+static PAGE: [u8; CHUNK] = page_text();
+
+const fn page_text() -> [u8; CHUNK] {
+    let line = b"<p>pagefetch test page: the quick brown fox jumps over the lazy dog</p>\n";
+    let mut buf = [0u8; CHUNK];
+    let mut i = 0;
+    while i < CHUNK {
+        buf[i] = line[i % line.len()];
+        i += 1;
+    }
+    buf
+}
+
+/// Counts a request as in flight until its last body byte has been handed to hyper.
+struct InFlight(Arc<Stats>);
+
+impl InFlight {
+    fn enter(stats: Arc<Stats>) -> InFlight {
+        let now = stats.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        stats.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(stats)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A body of exactly `remaining` bytes. The in-flight guard is released with the last chunk, before
+/// the client can see it, so a client that starts its next request on the last byte never makes the
+/// server count one request too many.
+pub struct PageBody {
+    remaining: u64,
+    guard: Option<InFlight>,
+}
+
+impl Body for PageBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if self.remaining == 0 {
+            self.guard = None;
+            return Poll::Ready(None);
+        }
+        let n = self.remaining.min(CHUNK as u64) as usize;
+        self.remaining -= n as u64;
+        if self.remaining == 0 {
+            self.guard = None;
+        }
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(&PAGE[..n])))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_jitter_are_deterministic_and_in_range() {
+        for t in [
+            "apple",
+            "pear",
+            "grape",
+            "pineapple",
+            "orange",
+            "strawberry",
+            "",
+        ] {
+            let b = page_bytes(t);
+            assert!((10_000..60_000).contains(&b), "{t}: {b}");
+            assert_eq!(b, page_bytes(t));
+            let j = jitter_for(t, Duration::from_millis(100));
+            assert!(j <= Duration::from_millis(100));
+            assert_eq!(j, jitter_for(t, Duration::from_millis(100)));
+        }
+        assert_ne!(page_bytes("apple"), page_bytes("pear"));
+        assert_eq!(jitter_for("apple", Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn query_overrides() {
+        let cfg = ServerConfig {
+            latency: Duration::from_millis(300),
+            jitter: Duration::ZERO,
+        };
+        let a = Ask::from_query("q=apple%20pie", cfg);
+        assert_eq!(a.delay, Duration::from_millis(300));
+        assert_eq!(a.bytes, page_bytes("apple pie"));
+        assert_eq!(a.status, StatusCode::OK);
+        let b = Ask::from_query("q=x&ms=5&bytes=7&status=503", cfg);
+        assert_eq!(
+            b,
+            Ask {
+                delay: Duration::from_millis(5),
+                bytes: 7,
+                status: StatusCode::SERVICE_UNAVAILABLE
+            }
+        );
+    }
+
+    #[test]
+    fn page_text_is_the_repeated_line() {
+        assert!(PAGE.starts_with(b"<p>pagefetch test page"));
+        assert_eq!(PAGE.len(), CHUNK);
+    }
+}

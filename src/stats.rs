@@ -1,0 +1,81 @@
+//! Small pure helpers for the numbers in a summary: percentiles, medians and speedups.
+
+use std::time::Duration;
+
+/// Nearest-rank percentile of `sorted` (ascending); `p` in 0..=100. `None` when empty.
+pub fn percentile(sorted: &[Duration], p: f64) -> Option<Duration> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+/// Median (mean of the middle two for an even count). `None` when empty.
+pub fn median(values: &[Duration]) -> Option<Duration> {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2),
+    }
+}
+
+/// How many times faster `run` was than `baseline`; `None` when `run` took no measurable time.
+pub fn speedup(baseline: Duration, run: Duration) -> Option<f64> {
+    if run.is_zero() {
+        return None;
+    }
+    Some(baseline.as_secs_f64() / run.as_secs_f64())
+}
+
+/// Milliseconds as a float with microsecond resolution, for serialized `*_ms` fields.
+pub fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms_list(v: &[u64]) -> Vec<Duration> {
+        v.iter().map(|&m| Duration::from_millis(m)).collect()
+    }
+
+    #[test]
+    fn percentiles_nearest_rank() {
+        let v = ms_list(&[10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
+        assert_eq!(percentile(&v, 50.0), Some(Duration::from_millis(50)));
+        assert_eq!(percentile(&v, 90.0), Some(Duration::from_millis(90)));
+        assert_eq!(percentile(&v, 100.0), Some(Duration::from_millis(100)));
+        assert_eq!(percentile(&v, 0.0), Some(Duration::from_millis(10)));
+        assert_eq!(percentile(&[], 50.0), None);
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(
+            median(&ms_list(&[30, 10, 20])),
+            Some(Duration::from_millis(20))
+        );
+        assert_eq!(
+            median(&ms_list(&[40, 10, 20, 30])),
+            Some(Duration::from_millis(25))
+        );
+        assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn speedup_guards_zero() {
+        let s = speedup(Duration::from_millis(600), Duration::from_millis(100)).unwrap();
+        assert!((s - 6.0).abs() < 1e-9);
+        assert_eq!(speedup(Duration::from_secs(1), Duration::ZERO), None);
+    }
+
+    #[test]
+    fn ms_rounds_to_microseconds() {
+        assert_eq!(ms(Duration::from_nanos(1_234_567)), 1.235);
+    }
+}

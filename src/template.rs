@@ -1,0 +1,228 @@
+//! Turns terms into URLs: a template parsed once, rendered per term in one pass, and the `Job` list.
+
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use url::Url;
+
+use crate::input::Term;
+
+/// Everything but RFC 3986 "unreserved" characters is encoded, so a term can never add a `/`, `?`,
+/// `#`, `&`, `@` or `:` and escape its slot in the template.
+const TERM: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+const PLACEHOLDER: &str = "{}";
+
+/// A URL template split at its placeholders.
+#[derive(Debug, Clone)]
+pub struct Template {
+    parts: Vec<String>,
+}
+
+impl Template {
+    /// Checks that `s` has a `{}` and renders to an http(s) URL with a host.
+    pub fn parse(s: &str) -> anyhow::Result<Self> {
+        if !s.contains(PLACEHOLDER) {
+            bail!("template {s:?} has no {{}} placeholder for the term");
+        }
+        let t = Template {
+            parts: s.split(PLACEHOLDER).map(str::to_string).collect(),
+        };
+        // The term may fill a path segment or a query value, never the scheme, host or port.
+        let authority_closed = t.parts[0]
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find(['/', '?', '#']))
+            .is_some_and(|end| end > 0);
+        if !authority_closed {
+            bail!("template {s:?}: put {{}} in the path or query, not in the scheme or host");
+        }
+        let sample = t.render("x");
+        let url =
+            Url::parse(&sample).with_context(|| format!("template {s:?} is not a valid URL"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            bail!("template {s:?} must start with http:// or https://");
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            bail!("template {s:?} has no host");
+        }
+        Ok(t)
+    }
+
+    /// Substitutes the encoded term for every `{}` in one pass: a term containing `{}` stays literal.
+    pub fn render(&self, term: &str) -> String {
+        let encoded = utf8_percent_encode(term, TERM).to_string();
+        self.parts.join(&encoded)
+    }
+}
+
+/// One page to fetch.
+#[derive(Debug)]
+pub struct Job {
+    /// 0-based input position.
+    pub index: usize,
+    /// The term or URL as given (a password in it is masked).
+    pub input: String,
+    /// The URL to request, or a one-line reason why there is none.
+    pub url: Result<Url, String>,
+}
+
+/// True for a term that is itself an http(s) URL (used unchanged).
+fn is_url(term: &str) -> bool {
+    let lower = term.get(..8).unwrap_or(term).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// Builds one job per term, in order. A bad term becomes a job whose `url` holds the error.
+pub fn build_jobs(terms: Vec<Term>, template: &Template) -> Vec<Arc<Job>> {
+    terms
+        .into_iter()
+        .enumerate()
+        .map(|(index, term)| {
+            let (input, url) = match term.text {
+                Err(e) => (String::new(), Err(e)),
+                Ok(t) if is_url(&t) => {
+                    let url = Url::parse(&t)
+                        .map_err(|e| format!("{}: invalid URL: {e}", term.origin))
+                        .and_then(|u| match u.host_str() {
+                            Some(h) if !h.is_empty() => Ok(u),
+                            _ => Err(format!("{}: invalid URL: no host", term.origin)),
+                        });
+                    let input = match &url {
+                        Ok(u) if u.password().is_some() => mask(u),
+                        _ => t,
+                    };
+                    (input, url)
+                }
+                Ok(t) => {
+                    let rendered = template.render(&t);
+                    let url = Url::parse(&rendered)
+                        .map_err(|e| format!("{}: invalid URL: {e}", term.origin));
+                    (t, url)
+                }
+            };
+            Arc::new(Job { index, input, url })
+        })
+        .collect()
+}
+
+/// The URL as text with any password replaced by `***`: credentials are sent, never shown.
+pub fn mask(url: &Url) -> String {
+    if url.password().is_none() {
+        return url.as_str().to_string();
+    }
+    let mut shown = url.clone();
+    // Cannot fail: the URL already has a password, so it has a host that can carry one.
+    let _ = shown.set_password(Some("***"));
+    shown.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::Origin;
+
+    fn t(s: &str) -> Template {
+        Template::parse(s).unwrap()
+    }
+
+    fn term(s: &str) -> Term {
+        Term {
+            text: Ok(s.into()),
+            origin: Origin::Arg(1),
+        }
+    }
+
+    #[test]
+    fn encodes_reserved_and_non_ascii() {
+        let t = t("http://h/search?q={}");
+        assert_eq!(t.render("apple pie"), "http://h/search?q=apple%20pie");
+        assert_eq!(
+            t.render("a&b=c#d/e?f"),
+            "http://h/search?q=a%26b%3Dc%23d%2Fe%3Ff"
+        );
+        assert_eq!(
+            t.render("poire à café"),
+            "http://h/search?q=poire%20%C3%A0%20caf%C3%A9"
+        );
+        assert_eq!(t.render("a-b.c_d~e"), "http://h/search?q=a-b.c_d~e");
+    }
+
+    #[test]
+    fn a_term_with_braces_is_not_expanded_again() {
+        let t = t("http://h/{}/x?q={}");
+        assert_eq!(t.render("{}"), "http://h/%7B%7D/x?q=%7B%7D");
+    }
+
+    #[test]
+    fn a_term_cannot_change_host_or_path() {
+        let t = t("https://example.com/search?q={}");
+        for evil in [
+            "@evil.com",
+            "/../../etc",
+            "x#frag",
+            "a?b",
+            "http://evil.com/",
+            "\\evil",
+        ] {
+            let u = Url::parse(&t.render(evil)).unwrap();
+            assert_eq!(u.host_str(), Some("example.com"), "{evil}");
+            assert_eq!(u.path(), "/search", "{evil}");
+            assert_eq!(u.fragment(), None, "{evil}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_templates() {
+        for bad in [
+            "http://h/search",
+            "ftp://h/{}",
+            "not a url {}",
+            "http:///{}",
+        ] {
+            assert!(Template::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn url_terms_are_used_unchanged_and_passwords_masked() {
+        let jobs = build_jobs(
+            vec![
+                term("https://example.com/a b?x=1"),
+                term("HTTP://user:secret@example.com/"),
+                term("apple"),
+            ],
+            &t("http://h/?q={}"),
+        );
+        assert_eq!(
+            jobs[0].url.as_ref().unwrap().as_str(),
+            "https://example.com/a%20b?x=1"
+        );
+        assert_eq!(jobs[0].input, "https://example.com/a b?x=1");
+        assert_eq!(jobs[1].input, "http://user:***@example.com/");
+        assert_eq!(jobs[1].url.as_ref().unwrap().password(), Some("secret"));
+        assert_eq!(jobs[2].url.as_ref().unwrap().as_str(), "http://h/?q=apple");
+        assert_eq!(jobs.iter().map(|j| j.index).collect::<Vec<_>>(), [0, 1, 2]);
+    }
+
+    #[test]
+    fn invalid_url_terms_name_their_origin() {
+        let bad = Term {
+            text: Ok("http://[oops/".into()),
+            origin: Origin::Line {
+                source: "urls.txt".into(),
+                line: 7,
+            },
+        };
+        let jobs = build_jobs(vec![bad], &t("http://h/?q={}"));
+        let err = jobs[0].url.as_ref().unwrap_err();
+        assert!(
+            err.starts_with("line 7 of urls.txt: invalid URL: "),
+            "{err}"
+        );
+    }
+}
