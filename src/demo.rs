@@ -7,7 +7,7 @@ use crate::cli::{DemoArgs, Strategy};
 use crate::compare::{run_modes, Plan};
 use crate::exit::Outcome;
 use crate::fetch::Settings;
-use crate::input::{Origin, Term};
+use crate::input::terms_from_args;
 use crate::report::{self, Layout};
 use crate::server::{Server, ServerConfig};
 use crate::template::{build_jobs, Template};
@@ -30,14 +30,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
     };
     let server = Server::start(SocketAddr::from(([127, 0, 0, 1], 0)), config).await?;
     let template = Template::parse(&server.template())?;
-    let terms = LESSON_TERMS
-        .iter()
-        .enumerate()
-        .map(|(i, t)| Term {
-            text: Ok(t.to_string()),
-            origin: Origin::Arg(i + 1),
-        })
-        .collect();
+    let terms = terms_from_args(&LESSON_TERMS);
     if !args.output.quiet {
         eprintln!(
             "demo: built-in server on http://{} with {} latency + up to {} jitter per term",

@@ -40,15 +40,7 @@ pub struct Term {
 /// Reads every term: arguments first, then the file's lines. Stdin is read for `-f -`, or when there
 /// are no arguments and no file and stdin is not a terminal (so `cat list | pagefetch fetch` works).
 pub fn read_terms(args: &[String], file: Option<&Path>) -> anyhow::Result<Vec<Term>> {
-    let mut terms: Vec<Term> = args
-        .iter()
-        .enumerate()
-        .filter(|(_, a)| !a.trim().is_empty())
-        .map(|(i, a)| Term {
-            text: Ok(a.trim().to_string()),
-            origin: Origin::Arg(i + 1),
-        })
-        .collect();
+    let mut terms = terms_from_args(args);
     match file {
         Some(p) if p == Path::new("-") => {
             read_lines(io::stdin().lock(), "<stdin>", &mut terms).context("cannot read stdin")?
@@ -67,6 +59,18 @@ pub fn read_terms(args: &[String], file: Option<&Path>) -> anyhow::Result<Vec<Te
         bail!("no input: give terms or URLs as arguments, with --file PATH, or on stdin");
     }
     Ok(terms)
+}
+
+/// One term per non-blank argument, trimmed, numbered from 1.
+pub fn terms_from_args<S: AsRef<str>>(args: &[S]) -> Vec<Term> {
+    args.iter()
+        .enumerate()
+        .filter(|(_, a)| !a.as_ref().trim().is_empty())
+        .map(|(i, a)| Term {
+            text: Ok(a.as_ref().trim().to_string()),
+            origin: Origin::Arg(i + 1),
+        })
+        .collect()
 }
 
 /// Appends one `Term` per non-blank, non-comment line. CRLF is accepted.

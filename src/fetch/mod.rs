@@ -200,7 +200,7 @@ impl Fetcher {
         let start = Instant::now();
         let mut page = PageResult::new(job);
         match self.client.get(url).send().await {
-            Err(e) => page.error = Some(self.classify(e)),
+            Err(e) => page.error = Some(self.classify(e, &page)),
             Ok(mut resp) => {
                 let status = resp.status().as_u16();
                 page.status = Some(status);
@@ -221,7 +221,7 @@ impl Fetcher {
                         }
                         Ok(None) => break,
                         Err(e) => {
-                            page.error = Some(self.classify(e));
+                            page.error = Some(self.classify(e, &page));
                             break;
                         }
                     }
@@ -236,7 +236,7 @@ impl Fetcher {
     }
 
     /// Maps a reqwest error to a short message that names the limit or cause, never the URL.
-    fn classify(&self, err: reqwest::Error) -> PageError {
+    fn classify(&self, err: reqwest::Error, page: &PageResult) -> PageError {
         let s = &self.settings;
         if err.is_timeout() {
             return PageError::Timeout(if err.is_connect() {
@@ -248,7 +248,14 @@ impl Fetcher {
                 format!("timed out after {}", humantime::format_duration(s.timeout))
             });
         }
-        let cause = root_causes(&err);
+        let host = page
+            .job
+            .url
+            .as_ref()
+            .ok()
+            .and_then(|u| u.host_str())
+            .unwrap_or("");
+        let cause = describe(&err, host);
         if err.is_redirect() {
             PageError::Redirect(cause)
         } else if err.is_connect() {
@@ -261,25 +268,50 @@ impl Fetcher {
     }
 }
 
-/// The error's sources joined on one line, skipping reqwest's generic wrapper text and repeats.
-fn root_causes(err: &reqwest::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
+/// A one-line cause: well-known I/O and DNS failures in curl-like words, else the most specific
+/// messages of the error's source chain (never the URL, which may hold credentials).
+fn describe(err: &reqwest::Error, host: &str) -> String {
+    let mut chain: Vec<&(dyn std::error::Error + 'static)> = Vec::new();
     let mut source = std::error::Error::source(err);
     while let Some(e) = source {
-        let text = e.to_string();
-        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
+        chain.push(e);
         source = e.source();
     }
-    if parts.is_empty() {
-        // Only the top-level text is left; drop the URL reqwest puts in it.
-        let bare = err.to_string();
-        return bare.split(" for url (").next().unwrap_or(&bare).to_string();
+    for e in &chain {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            let known = match io.kind() {
+                ConnectionRefused => "connection refused",
+                ConnectionReset => "connection reset by peer",
+                ConnectionAborted => "connection aborted",
+                UnexpectedEof => "connection closed early",
+                BrokenPipe => "connection closed by the server",
+                _ => continue,
+            };
+            return known.to_string();
+        }
     }
-    // Keep the most specific causes: the last ones in the chain.
-    let keep = parts.len().min(2);
-    parts[parts.len() - keep..].join(": ")
+    let texts: Vec<String> = chain.iter().map(ToString::to_string).collect();
+    if texts
+        .iter()
+        .any(|t| t.contains("dns error") || t.contains("resolving DNS"))
+    {
+        return format!("could not resolve host {host}");
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for t in &texts {
+        if !t.is_empty() && !parts.iter().any(|p| p.contains(t.as_str())) {
+            parts.push(t);
+        }
+    }
+    match parts.len() {
+        // Only reqwest's own text is left; drop the URL it puts in it.
+        0 => {
+            let bare = err.to_string();
+            bare.split(" for url (").next().unwrap_or(&bare).to_string()
+        }
+        n => parts[n.saturating_sub(2)..].join(": "),
+    }
 }
 
 /// Runs every job with the chosen loop, handing results to `out` as they finish.

@@ -12,8 +12,9 @@ pub async fn run(fetcher: &Fetcher, jobs: &[Arc<Job>], out: &mut InOrder<'_>) ->
         let page = fetcher.fetch_one(job.clone()).await;
         out.push(page)?;
         // hyper hands a finished HTTP/1 connection back to the pool from a task of its own. Yield
-        // so that task runs before the next checkout; otherwise the pool can look empty for a moment
-        // and the next request opens a second connection.
+        // so that task runs before the next checkout; if the pool looks empty at that moment, the
+        // next request opens a second connection. This holds on the single-threaded runtime the
+        // binary uses; on a multi-threaded one the task may still be running on the other worker.
         tokio::task::yield_now().await;
     }
     Ok(())

@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{
     speedup_map, Layout, PageRecord, Reporter, RunSummary, Speedup, SummaryRecord, SCHEMA,
@@ -24,6 +24,16 @@ struct RunObject<'p> {
     #[serde(flatten)]
     summary: SummaryRecord,
     pages: Vec<PageRecord<'p>>,
+}
+
+/// `compare`: every run plus the speedup of each loop over the baseline.
+#[derive(Serialize)]
+struct CompareDoc<'p> {
+    schema: u32,
+    version: &'static str,
+    baseline: Option<&'static str>,
+    speedup: serde_json::Map<String, Value>,
+    runs: Vec<RunObject<'p>>,
 }
 
 impl<'a> Json<'a> {
@@ -62,17 +72,20 @@ impl Reporter for Json<'_> {
                     .unwrap_or_default(),
             })
             .collect();
-        let doc: Value = match (self.layout, objects.as_slice()) {
-            (Layout::Fetch, [one]) => serde_json::to_value(one)?,
-            _ => json!({
-                "schema": SCHEMA,
-                "version": env!("CARGO_PKG_VERSION"),
-                "runs": objects,
-                "baseline": speedup.baseline.map(Strategy::name),
-                "speedup": speedup_map(speedup),
-            }),
-        };
-        serde_json::to_writer_pretty(&mut self.out, &doc)?;
+        // Serialize the structs themselves (not a `Value`) so keys keep their documented order.
+        match (self.layout, objects.as_slice()) {
+            (Layout::Fetch, [one]) => serde_json::to_writer_pretty(&mut self.out, one)?,
+            _ => {
+                let doc = CompareDoc {
+                    schema: SCHEMA,
+                    version: env!("CARGO_PKG_VERSION"),
+                    baseline: speedup.baseline.map(Strategy::name),
+                    speedup: speedup_map(speedup),
+                    runs: objects,
+                };
+                serde_json::to_writer_pretty(&mut self.out, &doc)?
+            }
+        }
         writeln!(self.out)?;
         self.out.flush()
     }
@@ -95,8 +108,17 @@ mod tests {
             let s = [summary(Strategy::JoinAll, &ps, 400)];
             j.finish(&s, &Speedup::compute(&s)).unwrap();
         }
-        let v: Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(v["schema"], 1);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("{\n  \"schema\": 1,"), "{text}");
+        for key in ["\"pages\"", "\"total\"", "\"bytes\": 12445"] {
+            assert_eq!(
+                text.matches(key).count(),
+                1,
+                "{key} must appear once:\n{text}"
+            );
+        }
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["total"], 3);
         assert_eq!(v["mode"], "join-all");
         assert_eq!(v["ok"], 2);
         assert_eq!(v["failed"], 1);

@@ -192,9 +192,11 @@ pub struct SummaryRecord {
     pub version: &'static str,
     pub mode: &'static str,
     pub concurrency: usize,
-    pub pages: usize,
+    /// Pages in the run (ok + failed).
+    pub total: usize,
     pub ok: usize,
     pub failed: usize,
+    /// Body bytes over all pages.
     pub bytes: u64,
     pub wall_ms: f64,
     pub page_ms: PageTimes,
@@ -210,7 +212,7 @@ impl SummaryRecord {
             version: env!("CARGO_PKG_VERSION"),
             mode: s.mode.name(),
             concurrency: s.concurrency,
-            pages: s.pages,
+            total: s.pages,
             ok: s.ok,
             failed: s.failed,
             bytes: s.bytes,
@@ -236,7 +238,12 @@ impl SummaryRecord {
 pub fn speedup_map(s: &Speedup) -> serde_json::Map<String, serde_json::Value> {
     s.factors
         .iter()
-        .map(|(m, f)| (m.name().to_string(), serde_json::json!(f)))
+        .map(|(m, f)| {
+            (
+                m.name().to_string(),
+                serde_json::json!(f.map(|f| (f * 1e3).round() / 1e3)),
+            )
+        })
         .collect()
 }
 

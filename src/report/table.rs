@@ -225,10 +225,12 @@ pub fn write_speedup(w: &mut dyn Write, runs: &[RunSummary], s: &Speedup) -> io:
     Ok(())
 }
 
-/// `312.4 ms`, `2.31 s`.
+/// `85 µs`, `312.4 ms`, `2.31 s`.
 pub fn human(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1e3;
-    if ms < 1000.0 {
+    if ms < 1.0 {
+        format!("{:.0} µs", ms * 1e3)
+    } else if ms < 1000.0 {
         format!("{ms:.1} ms")
     } else {
         format!("{:.2} s", ms / 1e3)
@@ -346,6 +348,7 @@ mod tests {
         assert_eq!(thousands(12), "12");
         assert_eq!(human(Duration::from_micros(312_400)), "312.4 ms");
         assert_eq!(human(Duration::from_millis(2310)), "2.31 s");
+        assert_eq!(human(Duration::from_micros(85)), "85 µs");
         assert_eq!(clip(&"x".repeat(50)).chars().count(), INPUT_WIDTH);
     }
 }

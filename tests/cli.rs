@@ -1,0 +1,582 @@
+//! The binary as a user or a script sees it: inputs, formats, exit codes, stdout/stderr split.
+//! Every request goes to a server this test started on 127.0.0.1:0.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{pagefetch, refused_addr, TestServer};
+use pagefetch::server::page_bytes;
+use predicates::prelude::*;
+use serde_json::Value;
+
+trait OkStdout {
+    /// Runs the command, asserts exit 0, returns stdout.
+    fn ok_stdout(&mut self) -> Vec<u8>;
+}
+
+impl OkStdout for assert_cmd::Command {
+    fn ok_stdout(&mut self) -> Vec<u8> {
+        self.assert().success().get_output().stdout.clone()
+    }
+}
+
+fn json_lines(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect()
+}
+
+/// The `input` of every NDJSON page line, in output order.
+fn page_inputs(out: &[u8]) -> Vec<Value> {
+    json_lines(out)
+        .iter()
+        .filter(|l| l["type"] == "page")
+        .map(|l| l["input"].clone())
+        .collect()
+}
+
+fn json_doc(out: &[u8]) -> Value {
+    serde_json::from_slice(out)
+        .unwrap_or_else(|e| panic!("not JSON: {e}\n{}", String::from_utf8_lossy(out)))
+}
+
+#[test]
+fn help_lists_commands_and_exit_codes() {
+    pagefetch()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("compare").and(predicate::str::contains("130")));
+    pagefetch()
+        .args(["fetch", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--concurrency"));
+}
+
+#[test]
+fn fetch_json_has_every_field_in_input_order() {
+    let s = TestServer::instant();
+    let out = pagefetch()
+        .args([
+            "fetch",
+            "--format",
+            "json",
+            "-t",
+            &s.template(),
+            "apple",
+            "pear pie",
+            "grape",
+        ])
+        .ok_stdout();
+    let v = json_doc(&out);
+    for key in [
+        "schema",
+        "version",
+        "mode",
+        "concurrency",
+        "total",
+        "wall_ms",
+        "ok",
+        "failed",
+        "bytes",
+        "pages",
+        "page_ms",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}: {v}");
+    }
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["mode"], "joinset");
+    let pages = v["pages"].as_array().unwrap();
+    for (i, (p, term)) in pages.iter().zip(["apple", "pear pie", "grape"]).enumerate() {
+        for key in [
+            "index",
+            "input",
+            "url",
+            "status",
+            "bytes",
+            "elapsed_ms",
+            "truncated",
+            "error",
+            "final_url",
+        ] {
+            assert!(p.get(key).is_some(), "missing page field {key}: {p}");
+        }
+        assert_eq!(p["index"], i);
+        assert_eq!(p["input"], term);
+        assert_eq!(p["status"], 200);
+        assert_eq!(p["bytes"], page_bytes(term));
+        assert_eq!(p["truncated"], false);
+        assert!(p["elapsed_ms"].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(
+        pages[1]["url"],
+        format!("http://{}/search?q=pear%20pie", s.addr())
+    );
+    assert_eq!(
+        v["bytes"],
+        ["apple", "pear pie", "grape"]
+            .iter()
+            .map(|t| page_bytes(t))
+            .sum::<u64>()
+    );
+}
+
+#[test]
+fn ndjson_streams_pages_then_summary() {
+    let s = TestServer::instant();
+    let out = pagefetch()
+        .args([
+            "fetch",
+            "--format",
+            "ndjson",
+            "-m",
+            "join-all",
+            "-t",
+            &s.template(),
+            "a",
+            "b",
+            "c",
+        ])
+        .ok_stdout();
+    let lines = json_lines(&out);
+    let types: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["page", "page", "page", "summary"]);
+    assert_eq!(lines[2]["input"], "c");
+    assert_eq!(lines[2]["mode"], "join-all");
+    assert_eq!(lines[3]["ok"], 3);
+    assert_eq!(lines[3]["schema"], 1);
+}
+
+#[test]
+fn csv_parses_with_a_csv_reader_and_summary_goes_to_stderr() {
+    let s = TestServer::instant();
+    let assert = pagefetch()
+        .args([
+            "fetch",
+            "--format",
+            "csv",
+            "-t",
+            &s.template(),
+            "apple",
+            "x,\"y\"",
+        ])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("2 ok, 0 failed"));
+    let out = &assert.get_output().stdout;
+    let mut reader = csv::Reader::from_reader(out.as_slice());
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(&headers[2], "input");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(&rows[1][2], "x,\"y\"");
+    assert_eq!(rows[1][5].parse::<u64>().unwrap(), page_bytes("x,\"y\""));
+}
+
+#[test]
+fn table_is_the_default_and_names_each_input() {
+    let s = TestServer::instant();
+    pagefetch()
+        .args(["fetch", "-t", &s.template(), "apple", "pear"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("apple")
+                .and(predicate::str::contains(page_bytes("pear").to_string()))
+                .and(predicate::str::contains("2 ok, 0 failed")),
+        );
+}
+
+#[test]
+fn terms_from_file_and_stdin_after_arguments() {
+    let s = TestServer::instant();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("terms.txt");
+    std::fs::write(&file, "# fruit\r\npear\r\n\r\ngrape\n").unwrap();
+    let out = pagefetch()
+        .args([
+            "fetch",
+            "--format",
+            "ndjson",
+            "-t",
+            &s.template(),
+            "apple",
+            "-f",
+        ])
+        .arg(&file)
+        .ok_stdout();
+    assert_eq!(page_inputs(&out), ["apple", "pear", "grape"]);
+
+    let out = pagefetch()
+        .args([
+            "fetch",
+            "--format",
+            "ndjson",
+            "-t",
+            &s.template(),
+            "-f",
+            "-",
+        ])
+        .write_stdin("orange\nlemon\n")
+        .ok_stdout();
+    assert_eq!(page_inputs(&out), ["orange", "lemon"]);
+}
+
+#[test]
+fn url_terms_are_fetched_unchanged() {
+    let s = TestServer::instant();
+    let url = s.url("kiwi", "bytes=321");
+    let out = pagefetch()
+        .args([
+            "fetch",
+            "--format",
+            "json",
+            "-t",
+            "http://unused.invalid/?q={}",
+            &url,
+        ])
+        .ok_stdout();
+    let v = json_doc(&out);
+    assert_eq!(v["pages"][0]["url"], url);
+    assert_eq!(v["pages"][0]["bytes"], 321);
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_line() {
+    for args in [
+        vec!["fetch"],
+        vec!["fetch", "-t", "http://h/search", "x"],
+        vec!["fetch", "-t", "ftp://h/{}", "x"],
+        vec!["fetch", "-c", "0", "x"],
+        vec!["fetch", "--format", "xml", "x"],
+        vec!["fetch", "-f", "/no/such/file.txt"],
+    ] {
+        let a = pagefetch().args(&args).write_stdin("").assert().code(2);
+        let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+        assert!(
+            a.get_output().stdout.is_empty(),
+            "{args:?}: stdout not empty"
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.starts_with("pagefetch: error:") || err.starts_with("error:"),
+            "{args:?}: {err}"
+        );
+    }
+    pagefetch()
+        .args(["fetch", "-f", "/no/such/file.txt"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/no/such/file.txt"));
+}
+
+#[test]
+fn refused_connection_and_timeout_are_error_rows_and_the_rest_succeeds() {
+    let s = TestServer::instant();
+    let refused = format!("http://{}/", refused_addr());
+    let slow = s.url("slow", "ms=5000");
+    for mode in ["sequential", "joinset", "join-all"] {
+        let a = pagefetch()
+            .args([
+                "fetch",
+                "--format",
+                "json",
+                "-m",
+                mode,
+                "--timeout",
+                "300ms",
+                "-t",
+                &s.template(),
+            ])
+            .args(["apple", &refused, &slow, "pear"])
+            .assert()
+            .code(1);
+        let v = json_doc(&a.get_output().stdout);
+        let p = &v["pages"];
+        assert_eq!(p[0]["bytes"], page_bytes("apple"), "{mode}");
+        assert_eq!(p[1]["error_kind"], "connect", "{mode}: {}", p[1]);
+        assert!(
+            p[1]["error"].as_str().unwrap().contains("refused"),
+            "{mode}: {}",
+            p[1]
+        );
+        assert_eq!(p[2]["error_kind"], "timeout", "{mode}: {}", p[2]);
+        assert_eq!(p[2]["error"], "timed out after 300ms", "{mode}");
+        assert_eq!(p[3]["bytes"], page_bytes("pear"), "{mode}");
+        assert_eq!(v["ok"], 2);
+        assert_eq!(v["failed"], 2);
+    }
+}
+
+#[test]
+fn max_bytes_truncates() {
+    let s = TestServer::instant();
+    let big = s.url("big", "bytes=200000");
+    let small = s.url("small", "bytes=10");
+    let a = pagefetch()
+        .args([
+            "fetch",
+            "--format",
+            "json",
+            "--max-bytes",
+            "1K",
+            &big,
+            &small,
+        ])
+        .assert()
+        .success();
+    let v = json_doc(&a.get_output().stdout);
+    assert_eq!(v["pages"][0]["bytes"], 1024);
+    assert_eq!(v["pages"][0]["truncated"], true);
+    assert_eq!(v["pages"][1]["bytes"], 10);
+    assert_eq!(v["pages"][1]["truncated"], false);
+}
+
+#[test]
+fn fail_turns_http_errors_into_failed_pages() {
+    let s = TestServer::instant();
+    let missing = s.url("gone", "status=404&bytes=50");
+    // Without --fail a 404 is a page like any other.
+    let a = pagefetch()
+        .args(["fetch", "--format", "json", &missing])
+        .assert()
+        .success();
+    assert_eq!(json_doc(&a.get_output().stdout)["pages"][0]["status"], 404);
+    let a = pagefetch()
+        .args([
+            "fetch",
+            "--format",
+            "json",
+            "--fail",
+            &missing,
+            &s.url("ok", ""),
+        ])
+        .assert()
+        .code(1);
+    let v = json_doc(&a.get_output().stdout);
+    assert_eq!(v["pages"][0]["error"], "HTTP 404");
+    assert_eq!(v["pages"][0]["error_kind"], "status");
+    assert_eq!(v["pages"][0]["bytes"], 50);
+    assert!(v["pages"][1]["error"].is_null());
+}
+
+#[test]
+fn invalid_url_line_is_an_error_row_naming_the_line() {
+    let s = TestServer::instant();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("urls.txt");
+    std::fs::write(&file, "apple\nhttp://[::1\npear\n").unwrap();
+    let a = pagefetch()
+        .args(["fetch", "--format", "json", "-t", &s.template(), "-f"])
+        .arg(&file)
+        .assert()
+        .code(1);
+    let v = json_doc(&a.get_output().stdout);
+    let err = v["pages"][1]["error"].as_str().unwrap();
+    assert!(
+        err.starts_with("line 2 of ") && err.contains("urls.txt: invalid URL"),
+        "{err}"
+    );
+    assert_eq!(v["pages"][1]["error_kind"], "input");
+    assert_eq!(v["pages"][2]["bytes"], page_bytes("pear"));
+}
+
+#[test]
+fn compare_reports_a_speedup_from_its_own_wall_times() {
+    let s = TestServer::start(Duration::from_millis(150), Duration::ZERO);
+    let a = pagefetch()
+        .args([
+            "compare",
+            "--format",
+            "json",
+            "--modes",
+            "sequential,joinset,join-all",
+            "-t",
+            &s.template(),
+        ])
+        .args(["a", "b", "c", "d", "e"])
+        .assert()
+        .success();
+    let v = json_doc(&a.get_output().stdout);
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    let wall = |i: usize| runs[i]["wall_ms"].as_f64().unwrap();
+    for (i, mode) in [(1, "joinset"), (2, "join-all")] {
+        let reported = v["speedup"][mode].as_f64().unwrap();
+        assert!(
+            (reported - wall(0) / wall(i)).abs() < 0.01,
+            "{mode}: {reported} vs {}",
+            wall(0) / wall(i)
+        );
+        assert!(reported > 1.0, "{mode}: {reported}");
+    }
+    // Same pages, same sizes, in every loop.
+    let sizes = |i: usize| {
+        runs[i]["pages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["bytes"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(sizes(0), sizes(1));
+    assert_eq!(sizes(0), sizes(2));
+}
+
+#[test]
+fn compare_ndjson_ends_with_the_speedup_line() {
+    let s = TestServer::start(Duration::from_millis(50), Duration::ZERO);
+    let a = pagefetch()
+        .args([
+            "compare",
+            "--format",
+            "ndjson",
+            "-t",
+            &s.template(),
+            "a",
+            "b",
+            "c",
+        ])
+        .assert()
+        .success();
+    let lines = json_lines(&a.get_output().stdout);
+    let last = lines.last().unwrap();
+    assert_eq!(last["type"], "compare");
+    assert!(last["speedup"]["joinset"].as_f64().unwrap() > 0.0);
+    assert_eq!(lines.iter().filter(|l| l["type"] == "summary").count(), 2);
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l["type"] == "page" && l["mode"] == "sequential")
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn repeat_reports_min_median_max() {
+    let s = TestServer::instant();
+    let a = pagefetch()
+        .args([
+            "fetch",
+            "--format",
+            "json",
+            "--repeat",
+            "3",
+            "-t",
+            &s.template(),
+            "a",
+            "b",
+        ])
+        .assert()
+        .success();
+    let v = json_doc(&a.get_output().stdout);
+    let r = &v["repeat"];
+    assert_eq!(r["runs"], 3);
+    let (min, med, max) = (
+        r["min_ms"].as_f64().unwrap(),
+        r["median_ms"].as_f64().unwrap(),
+        r["max_ms"].as_f64().unwrap(),
+    );
+    assert!(min <= med && med <= max, "{r}");
+    assert_eq!(v["pages"].as_array().unwrap().len(), 2);
+    assert_eq!(s.stats().requests(), 6);
+}
+
+#[test]
+fn demo_runs_offline_and_prints_a_speedup() {
+    pagefetch()
+        .args(["demo", "--latency", "100ms", "--jitter", "50ms"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("speedup: joinset")
+                .and(predicate::str::contains("strawberry")),
+        );
+}
+
+#[test]
+fn serve_prints_its_address_first() {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pagefetch"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: std::net::SocketAddr = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("not an address: {line:?}"));
+    let a = pagefetch()
+        .args([
+            "fetch",
+            "--format",
+            "json",
+            "-t",
+            &format!("http://{addr}/search?q={{}}"),
+            "apple",
+        ])
+        .assert()
+        .success();
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(
+        json_doc(&a.get_output().stdout)["pages"][0]["bytes"],
+        page_bytes("apple")
+    );
+}
+
+#[test]
+fn sequential_binary_reuses_one_connection_per_run() {
+    let s = TestServer::instant();
+    let terms: Vec<String> = (0..30).map(|i| format!("t{i}")).collect();
+    let runs = 25;
+    pagefetch()
+        .args([
+            "fetch",
+            "-q",
+            "--format",
+            "csv",
+            "-m",
+            "sequential",
+            "--repeat",
+            &runs.to_string(),
+            "-t",
+            &s.template(),
+        ])
+        .args(&terms)
+        .assert()
+        .success();
+    // A fresh client per run: exactly one connection each, never two requests at once.
+    assert_eq!(s.stats().requests(), 30 * runs);
+    assert_eq!(s.stats().connections(), runs);
+    assert_eq!(s.stats().max_in_flight(), 1);
+}
+
+#[test]
+fn concurrent_binary_fills_the_limit() {
+    let s = TestServer::start(Duration::from_millis(200), Duration::ZERO);
+    let terms: Vec<String> = (0..12).map(|i| format!("t{i}")).collect();
+    for mode in ["joinset", "join-all"] {
+        s.stats()
+            .max_in_flight
+            .store(0, std::sync::atomic::Ordering::SeqCst);
+        pagefetch()
+            .args(["fetch", "-q", "-m", mode, "-c", "4", "-t", &s.template()])
+            .args(&terms)
+            .assert()
+            .success();
+        assert_eq!(s.stats().max_in_flight(), 4, "{mode}");
+    }
+}

@@ -1,0 +1,107 @@
+//! Test helpers: the binary with a clean environment, and the built-in server on 127.0.0.1:0 running
+//! on a background thread (so blocking assert_cmd tests can use it).
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::net::SocketAddr;
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use pagefetch::server::{Server, ServerConfig, Stats};
+
+/// `pagefetch` with NO_COLOR set and every proxy variable cleared: reqwest honours proxies even for
+/// loopback addresses, and a test must never leave the machine.
+pub fn pagefetch() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("pagefetch").expect("binary built");
+    cmd.env("NO_COLOR", "1");
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("NO_PROXY", "*");
+    cmd
+}
+
+/// The built-in server on its own runtime and thread; stops when dropped.
+pub struct TestServer {
+    addr: SocketAddr,
+    stats: Arc<Stats>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub fn start(latency: Duration, jitter: Duration) -> TestServer {
+        let (tx, rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("test runtime");
+            rt.block_on(async move {
+                let config = ServerConfig { latency, jitter };
+                let server = Server::start(SocketAddr::from(([127, 0, 0, 1], 0)), config)
+                    .await
+                    .expect("bind 127.0.0.1:0");
+                tx.send((server.addr(), server.stats().clone())).unwrap();
+                let _ = stop_rx.await;
+                drop(server);
+            });
+            rt.shutdown_background();
+        });
+        let (addr, stats) = rx.recv().expect("server started");
+        TestServer {
+            addr,
+            stats,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn instant() -> TestServer {
+        TestServer::start(Duration::ZERO, Duration::ZERO)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Template pointing at this server's search page.
+    pub fn template(&self) -> String {
+        format!("http://{}/search?q={{}}", self.addr)
+    }
+
+    /// A URL term with query overrides, e.g. `url("t1", "ms=50&bytes=10")`.
+    pub fn url(&self, term: &str, overrides: &str) -> String {
+        format!("http://{}/search?q={term}&{overrides}", self.addr)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// An address on which nothing listens: bind port 0, note it, close it.
+pub fn refused_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
