@@ -7,6 +7,7 @@ pub mod demo;
 pub mod exit;
 pub mod fetch;
 pub mod input;
+pub mod limits;
 pub mod order;
 pub mod progress;
 pub mod report;
@@ -57,6 +58,11 @@ async fn fetch_or_compare(
     // Check the template before reading stdin, so a typo fails fast.
     let template = Template::parse(&input.template)?;
     let terms = input::read_terms(&input.terms, input.file.as_deref())?;
+    let open_files = limits::raise_open_files();
+    if modes.iter().any(|m| *m != Strategy::Sequential) {
+        let in_flight = (request.concurrency as usize).min(terms.len());
+        limits::check_open_files(in_flight, open_files)?;
+    }
     let plan = Plan {
         jobs: build_jobs(terms, &template),
         settings: Settings {
@@ -91,6 +97,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
         jitter: args.jitter,
     };
     let mut signals = Signals::new()?;
+    limits::raise_open_files();
     let server = Server::start(args.addr, config).await?;
     let mut out = io::stdout();
     writeln!(out, "{}", server.addr())?;

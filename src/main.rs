@@ -3,12 +3,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use pagefetch::cli::Cli;
-use pagefetch::exit;
+use pagefetch::exit::{self, Outcome};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Thousands of concurrent connections need more descriptors than the usual soft limit of 1024.
-    let _ = rlimit::increase_nofile_limit(u64::MAX);
     // One thread: the loops are I/O-bound, a single-threaded runtime spends less CPU per request, and
     // it lets the sequential loop hand its connection back to the pool before the next request (on
     // a multi-threaded runtime that race opened a second connection now and then).
@@ -23,6 +21,10 @@ fn main() -> ExitCode {
     // Do not wait for stray tasks (a server's idle connections) at exit.
     runtime.shutdown_background();
     match result {
+        Ok(outcome @ Outcome::Interrupted(_)) => {
+            eprintln!("pagefetch: interrupted; unfinished pages are marked cancelled");
+            code(outcome.code())
+        }
         Ok(outcome) => code(outcome.code()),
         // `pagefetch ... | head`: the reader left; that is not an error (as in ripgrep).
         Err(e) if is_broken_pipe(&e) => code(exit::SUCCESS),
