@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal;
 
+use console::Term;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::ProgressWhen;
@@ -22,11 +23,15 @@ pub fn bar(show: bool, len: usize, label: String) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
+    // indicatif's own stderr target hides itself off a terminal; `--progress always` means always.
+    let target = ProgressDrawTarget::term_like_with_hz(Box::new(Term::buffered_stderr()), 20);
+    let bar = ProgressBar::with_draw_target(Some(len as u64), target);
     let style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} pages {elapsed}")
         .expect("the template is a valid literal")
         .progress_chars("=> ");
     bar.set_style(style);
     bar.set_prefix(label);
+    // Draw once now: a short run may end before the first scheduled redraw.
+    bar.tick();
     bar
 }

@@ -580,3 +580,115 @@ fn concurrent_binary_fills_the_limit() {
         assert_eq!(s.stats().max_in_flight(), 4, "{mode}");
     }
 }
+
+#[test]
+fn progress_goes_to_stderr_only_when_asked() {
+    let s = TestServer::instant();
+    let run = |progress: &str| {
+        let a = pagefetch()
+            .args([
+                "fetch",
+                "--format",
+                "json",
+                "--progress",
+                progress,
+                "-t",
+                &s.template(),
+                "a",
+                "b",
+            ])
+            .assert()
+            .success();
+        let out = a.get_output();
+        json_doc(&out.stdout); // stdout stays one JSON document either way
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    assert!(run("always").contains("pages"), "a bar was drawn on stderr");
+    // stderr is a pipe here, so `auto` draws nothing.
+    assert!(!run("auto").contains("pages"));
+}
+
+#[test]
+fn headers_and_user_agent_are_sent() {
+    let s = common::faults::FaultServer::start();
+    pagefetch()
+        .args([
+            "fetch",
+            "-q",
+            "-H",
+            "X-Test: one",
+            "-H",
+            "X-Other:two",
+            &s.url("/ok/1"),
+        ])
+        .assert()
+        .success();
+    pagefetch()
+        .args(["fetch", "-q", "-A", "custom/1.0", &s.url("/ok/2")])
+        .assert()
+        .success();
+    let heads = s.heads().join("\n").to_lowercase();
+    assert!(
+        heads.contains("x-test: one") && heads.contains("x-other: two"),
+        "{heads}"
+    );
+    assert!(heads.contains("user-agent: custom/1.0"), "{heads}");
+    let default_ua = format!(
+        "user-agent: mozilla/5.0 (compatible; pagefetch/{})",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(heads.contains(&default_ua), "{heads}");
+    // No Accept-Encoding unless --compressed: bytes are counted as received, like curl.
+    assert!(!heads.contains("accept-encoding"), "{heads}");
+}
+
+#[test]
+fn header_injection_and_bad_names_are_usage_errors() {
+    for bad in [
+        "X-Test: a\r\nInjected: 1",
+        "X-Test: a\nInjected: 1",
+        "Bad Name: x",
+        "NoColon",
+    ] {
+        let a = pagefetch()
+            .args(["fetch", "-H", bad, "http://127.0.0.1:9/"])
+            .assert()
+            .code(2);
+        let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+        assert!(err.contains("--header"), "{bad:?}: {err}");
+        assert!(a.get_output().stdout.is_empty());
+    }
+}
+
+#[test]
+fn credentials_are_sent_but_never_shown() {
+    let s = common::faults::FaultServer::start();
+    let with_creds = |path: &str| s.url(path).replace("http://", "http://user:s3cr3t@");
+    let refused = format!("http://user:s3cr3t@{}/", refused_addr());
+    let inputs = [with_creds("/ok/3"), with_creds("/chain/1"), refused];
+    for format in ["table", "json", "ndjson", "csv"] {
+        let out = pagefetch()
+            .args(["fetch", "--format", format])
+            .args(&inputs)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !all.contains("s3cr3t"),
+            "{format} leaked the password:\n{all}"
+        );
+        assert!(
+            all.contains("user:***@"),
+            "{format} shows the masked input:\n{all}"
+        );
+    }
+    // base64("user:s3cr3t")
+    assert!(s.heads().iter().any(|h| h
+        .to_lowercase()
+        .contains("authorization: basic dxnlcjpzm2nym3q=")));
+}

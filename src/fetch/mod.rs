@@ -298,19 +298,15 @@ fn describe(err: &reqwest::Error, host: &str) -> String {
     {
         return format!("could not resolve host {host}");
     }
-    let mut parts: Vec<&str> = Vec::new();
-    for t in &texts {
-        if !t.is_empty() && !parts.iter().any(|p| p.contains(t.as_str())) {
-            parts.push(t);
-        }
-    }
-    match parts.len() {
+    // The innermost message is the specific one ("connection closed before message completed");
+    // the outer ones are wrappers ("client error (SendRequest)").
+    match texts.iter().rev().find(|t| !t.is_empty()) {
+        Some(t) => t.clone(),
         // Only reqwest's own text is left; drop the URL it puts in it.
-        0 => {
+        None => {
             let bare = err.to_string();
             bare.split(" for url (").next().unwrap_or(&bare).to_string()
         }
-        n => parts[n.saturating_sub(2)..].join(": "),
     }
 }
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod faults;
+
 use std::net::SocketAddr;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;

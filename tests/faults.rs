@@ -1,0 +1,259 @@
+//! The fault suite: each broken-server case, in every loop, between two good pages that must still
+//! succeed. Each case prints its observed record (run with --nocapture to see the table).
+
+mod common;
+
+use common::faults::{gzip_bomb, FaultServer};
+use common::pagefetch;
+use serde_json::Value;
+
+const MODES: [&str; 3] = ["sequential", "joinset", "join-all"];
+
+/// Runs `[good, fault, good]` with `flags` in every loop; checks the good pages and the exit code,
+/// returns the fault page's record per loop.
+fn fault_page(
+    server: &FaultServer,
+    case: &str,
+    path: &str,
+    flags: &[&str],
+    fails: bool,
+) -> Vec<Value> {
+    let mut records = Vec::new();
+    for mode in MODES {
+        let out = pagefetch()
+            .args(["fetch", "--format", "json", "-m", mode])
+            .args(flags)
+            .args([
+                server.url("/ok/111"),
+                server.url(path),
+                server.url("/ok/222"),
+            ])
+            .output()
+            .unwrap();
+        let code = out.status.code();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            code,
+            Some(if fails { 1 } else { 0 }),
+            "{case} {mode}: stderr {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{case} {mode}: {stderr}");
+        let v: Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+        let pages = v["pages"].as_array().unwrap();
+        assert_eq!(pages.len(), 3, "{case} {mode}");
+        for (i, bytes) in [(0, 111), (2, 222)] {
+            assert!(
+                pages[i]["error"].is_null(),
+                "{case} {mode}: good page {i}: {}",
+                pages[i]
+            );
+            assert_eq!(pages[i]["bytes"], bytes, "{case} {mode}");
+        }
+        let p = pages[1].clone();
+        eprintln!(
+            "| {case} | {mode} | {} | {} | {} | {} | {} ms |",
+            p["status"], p["bytes"], p["truncated"], p["error"], p["elapsed_ms"]
+        );
+        records.push(p);
+    }
+    records
+}
+
+fn error(p: &Value) -> &str {
+    p["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an error: {p}"))
+}
+
+#[test]
+fn silent_server_costs_the_timeout_and_no_more() {
+    let s = FaultServer::start();
+    for p in fault_page(&s, "silent", "/silent", &["--timeout", "1s"], true) {
+        assert_eq!(p["error_kind"], "timeout");
+        assert_eq!(error(&p), "timed out after 1s");
+        assert!(p["status"].is_null());
+        let ms = p["elapsed_ms"].as_f64().unwrap();
+        assert!((1000.0..3000.0).contains(&ms), "{ms}");
+    }
+}
+
+#[test]
+fn trickling_body_is_bounded_by_the_whole_transfer_timeout() {
+    let s = FaultServer::start();
+    for p in fault_page(&s, "trickle", "/trickle", &["--timeout", "1s"], true) {
+        assert_eq!(p["error_kind"], "timeout", "{p}");
+        assert_eq!(p["status"], 200);
+        let bytes = p["bytes"].as_u64().unwrap();
+        assert!(
+            bytes > 0 && bytes < 1000,
+            "bytes read so far are kept: {bytes}"
+        );
+        assert!(p["elapsed_ms"].as_f64().unwrap() < 3000.0);
+    }
+}
+
+#[test]
+fn body_shorter_than_content_length_is_an_error_with_the_bytes_read() {
+    let s = FaultServer::start();
+    for p in fault_page(&s, "short", "/short", &[], true) {
+        assert_eq!(p["error_kind"], "body", "{p}");
+        assert_eq!(p["status"], 200);
+        assert_eq!(p["bytes"], 4000);
+    }
+}
+
+#[test]
+fn reset_mid_body_is_an_error_with_the_bytes_read() {
+    let s = FaultServer::start();
+    for p in fault_page(&s, "reset", "/reset", &[], true) {
+        assert_eq!(p["error_kind"], "body", "{p}");
+        assert_eq!(p["bytes"], 4000);
+    }
+}
+
+#[test]
+fn endless_body_stops_at_max_bytes() {
+    let s = FaultServer::start();
+    for p in fault_page(
+        &s,
+        "endless --max-bytes 1M",
+        "/endless",
+        &["--max-bytes", "1M"],
+        false,
+    ) {
+        assert_eq!(p["truncated"], true);
+        assert_eq!(p["bytes"], 1 << 20);
+    }
+}
+
+#[test]
+fn endless_body_without_a_limit_times_out() {
+    let s = FaultServer::start();
+    for p in fault_page(&s, "endless", "/endless", &["--timeout", "500ms"], true) {
+        assert_eq!(p["error_kind"], "timeout");
+        assert!(p["bytes"].as_u64().unwrap() > 0);
+    }
+}
+
+#[test]
+fn gzip_bomb_is_bounded_by_max_bytes_when_decoding() {
+    let s = FaultServer::start();
+    gzip_bomb(); // built once up front, so no loop's time includes compressing it
+    let flags = ["--compressed", "--max-bytes", "10M", "--timeout", "20s"];
+    for p in fault_page(&s, "gzip-bomb --compressed", "/gzip-bomb", &flags, false) {
+        assert_eq!(p["truncated"], true, "{p}");
+        assert_eq!(p["bytes"], 10 << 20);
+    }
+    // Without --compressed nothing is decoded: the bytes are the bytes on the wire.
+    for p in fault_page(&s, "gzip-bomb", "/gzip-bomb", &[], false) {
+        assert_eq!(p["bytes"], gzip_bomb().len());
+        assert_eq!(p["truncated"], false);
+    }
+}
+
+#[test]
+fn redirects_are_followed_within_the_limit_and_loops_stop() {
+    let s = FaultServer::start();
+    for p in fault_page(&s, "chain/3", "/chain/3", &[], false) {
+        assert_eq!(p["bytes"], 100);
+        assert_eq!(p["url"], s.url("/chain/3"));
+        assert_eq!(p["final_url"], s.url("/ok/100"));
+    }
+    for p in fault_page(&s, "chain/15", "/chain/15", &[], true) {
+        assert_eq!(p["error_kind"], "redirect", "{p}");
+        assert!(error(&p).contains("more than 10 redirects"), "{p}");
+    }
+    for p in fault_page(
+        &s,
+        "chain/3 --max-redirects 2",
+        "/chain/3",
+        &["--max-redirects", "2"],
+        true,
+    ) {
+        assert!(error(&p).contains("more than 2 redirects"), "{p}");
+    }
+    for p in fault_page(&s, "loop", "/loop", &[], true) {
+        assert_eq!(p["error_kind"], "redirect", "{p}");
+        assert!(error(&p).contains("redirect loop"), "{p}");
+    }
+    for p in fault_page(&s, "to-ftp", "/to-ftp", &[], true) {
+        assert_eq!(p["error_kind"], "redirect", "{p}");
+        assert!(error(&p).contains("non-HTTP"), "{p}");
+    }
+}
+
+#[test]
+fn http_errors_are_pages_unless_fail() {
+    let s = FaultServer::start();
+    for p in fault_page(&s, "status/503", "/status/503", &[], false) {
+        assert_eq!(p["status"], 503);
+        assert_eq!(p["bytes"], 20);
+    }
+    for p in fault_page(&s, "status/404 --fail", "/status/404", &["--fail"], true) {
+        assert_eq!(p["error"], "HTTP 404");
+        assert_eq!(p["error_kind"], "status");
+    }
+}
+
+#[test]
+fn close_before_answering_is_an_error() {
+    let s = FaultServer::start();
+    for p in fault_page(&s, "close", "/close", &[], true) {
+        assert!(p["status"].is_null());
+        assert!(!error(&p).is_empty());
+    }
+}
+
+#[test]
+fn http_1_0_without_keep_alive_reads_to_close() {
+    let s = FaultServer::start();
+    for p in fault_page(&s, "http10", "/http10", &[], false) {
+        assert_eq!(p["status"], 200);
+        assert_eq!(p["bytes"], 5000);
+    }
+}
+
+#[test]
+fn a_listener_that_never_accepts_times_out() {
+    let s = FaultServer::start();
+    // The kernel completes the handshake into the backlog; nobody ever reads.
+    let deaf = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", deaf.local_addr().unwrap());
+    let out = pagefetch()
+        .args([
+            "fetch",
+            "--format",
+            "json",
+            "--timeout",
+            "700ms",
+            &url,
+            &s.url("/ok/5"),
+        ])
+        .assert()
+        .code(1);
+    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["pages"][0]["error_kind"], "timeout");
+    assert_eq!(v["pages"][1]["bytes"], 5);
+}
+
+#[test]
+fn unresolvable_host_is_an_error_row() {
+    let s = FaultServer::start();
+    let out = pagefetch()
+        .args([
+            "fetch",
+            "--format",
+            "json",
+            "http://no-such-host.invalid/",
+            &s.url("/ok/7"),
+        ])
+        .assert()
+        .code(1);
+    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["pages"][0]["error_kind"], "connect");
+    assert_eq!(
+        v["pages"][0]["error"],
+        "could not resolve host no-such-host.invalid"
+    );
+    assert_eq!(v["pages"][1]["bytes"], 7);
+}

@@ -1,0 +1,56 @@
+//! Property tests: no input line and no term can make pagefetch panic, and a term can never change
+//! the scheme, host or path of the template it fills.
+
+use pagefetch::input::terms_from_reader;
+use pagefetch::template::{build_jobs, Template};
+use proptest::prelude::*;
+use url::Url;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn a_term_stays_in_its_slot(term in any::<String>()) {
+        let t = Template::parse("https://example.com/search?q={}&lang=en").unwrap();
+        let url = Url::parse(&t.render(&term)).expect("every rendering is a valid URL");
+        prop_assert_eq!(url.scheme(), "https");
+        prop_assert_eq!(url.host_str(), Some("example.com"));
+        prop_assert_eq!(url.path(), "/search");
+        prop_assert_eq!(url.fragment(), None);
+        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        prop_assert_eq!(pairs.len(), 2);
+        prop_assert_eq!(&pairs[0].1, &term);
+        prop_assert_eq!(&pairs[1], &("lang".to_string(), "en".to_string()));
+    }
+
+    #[test]
+    fn a_path_term_stays_one_segment(term in any::<String>()) {
+        let t = Template::parse("http://h.test/wiki/{}").unwrap();
+        let url = Url::parse(&t.render(&term)).unwrap();
+        prop_assert_eq!(url.host_str(), Some("h.test"));
+        let segments: Vec<&str> = url.path_segments().unwrap().collect();
+        prop_assert_eq!(segments.len(), 2);
+        prop_assert_eq!(segments[0], "wiki");
+        prop_assert_eq!(url.query(), None);
+    }
+
+    #[test]
+    fn any_bytes_parse_into_terms_without_panic(input in proptest::collection::vec(any::<u8>(), 0..4096)) {
+        let terms = terms_from_reader(input.as_slice(), "fuzz").unwrap();
+        let lines = input.split(|&b| b == b'\n').count();
+        prop_assert!(terms.len() <= lines);
+        let t = Template::parse("http://h.test/?q={}").unwrap();
+        let jobs = build_jobs(terms, &t);
+        for (i, job) in jobs.iter().enumerate() {
+            prop_assert_eq!(job.index, i);
+        }
+    }
+
+    #[test]
+    fn any_template_is_accepted_or_refused_without_panic(s in ".{0,80}") {
+        if let Ok(t) = Template::parse(&s) {
+            let url = Url::parse(&t.render("x y")).unwrap();
+            prop_assert!(matches!(url.scheme(), "http" | "https"));
+        }
+    }
+}
