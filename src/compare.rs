@@ -2,7 +2,6 @@
 //! hands the last run of each loop to the reporter. Ctrl-C / SIGTERM stop the current run: finished
 //! pages are still reported in order and the rest are marked cancelled.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cli::Strategy;
@@ -12,11 +11,11 @@ use crate::order::InOrder;
 use crate::progress;
 use crate::report::{Repeat, Reporter, RunSummary, Speedup};
 use crate::stats;
-use crate::template::Job;
+use crate::template::Jobs;
 
 /// Everything a run needs, as plain values (no clap types below this point).
 pub struct Plan {
-    pub jobs: Vec<Arc<Job>>,
+    pub jobs: Jobs,
     pub settings: Settings,
     pub concurrency: usize,
     pub repeat: usize,

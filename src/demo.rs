@@ -10,7 +10,7 @@ use crate::fetch::Settings;
 use crate::input::terms_from_args;
 use crate::report::{self, Layout};
 use crate::server::{Server, ServerConfig};
-use crate::template::{build_jobs, Template};
+use crate::template::{Jobs, Template};
 use crate::{progress, stderr_sink, stdout_sink};
 
 /// The terms of the asyncio lesson this tool grew out of (also in `urls.txt`).
@@ -40,7 +40,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         );
     }
     let plan = Plan {
-        jobs: build_jobs(terms, &template),
+        jobs: Jobs::new(terms, template),
         settings: Settings::default(),
         concurrency: LESSON_TERMS.len(),
         repeat: 1,

@@ -5,7 +5,6 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read};
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{bail, Context};
 
@@ -13,15 +12,15 @@ use anyhow::{bail, Context};
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// Where a term came from, for error messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin<'a> {
     /// 1-based position among the positional arguments.
-    Arg(usize),
+    Arg(u32),
     /// 1-based line number in a file (or `<stdin>`).
-    Line { source: Arc<str>, line: usize },
+    Line { source: &'a str, line: u32 },
 }
 
-impl fmt::Display for Origin {
+impl fmt::Display for Origin<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Origin::Arg(n) => write!(f, "argument {n}"),
@@ -31,15 +30,82 @@ impl fmt::Display for Origin {
 }
 
 /// One input item: the trimmed text, or why the line could not be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Term {
-    pub text: Result<String, String>,
-    pub origin: Origin,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Term<'a> {
+    pub text: Result<&'a str, &'a str>,
+    pub origin: Origin<'a>,
+}
+
+/// Every input item, stored compactly: one text buffer and 16 bytes per item, instead of a
+/// `String` (and its allocation) each. Jobs are made from it one at a time, as loops need them.
+#[derive(Debug, Default)]
+pub struct Terms {
+    text: String,
+    items: Vec<Item>,
+    /// Name of the file the `Line` items came from.
+    source: Box<str>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Item {
+    start: u32,
+    len: u32,
+    /// Argument or line number, 1-based.
+    number: u32,
+    from_file: bool,
+    /// The text is an error message, not a term.
+    error: bool,
+}
+
+impl Terms {
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The `i`th item, 0-based. Panics if out of range, like slice indexing.
+    pub fn get(&self, i: usize) -> Term<'_> {
+        let it = self.items[i];
+        let text = &self.text[it.start as usize..(it.start + it.len) as usize];
+        let origin = match it.from_file {
+            true => Origin::Line {
+                source: &self.source,
+                line: it.number,
+            },
+            false => Origin::Arg(it.number),
+        };
+        Term {
+            text: if it.error { Err(text) } else { Ok(text) },
+            origin,
+        }
+    }
+
+    fn push(&mut self, text: Result<&str, &str>, number: usize, from_file: bool) -> io::Result<()> {
+        let too_big = || io::Error::other("input larger than 4 GiB");
+        let start = u32::try_from(self.text.len()).map_err(|_| too_big())?;
+        let (s, error) = match text {
+            Ok(t) => (t, false),
+            Err(e) => (e, true),
+        };
+        self.text.push_str(s);
+        u32::try_from(self.text.len()).map_err(|_| too_big())?;
+        self.items.push(Item {
+            start,
+            len: s.len() as u32,
+            number: u32::try_from(number).map_err(|_| too_big())?,
+            from_file,
+            error,
+        });
+        Ok(())
+    }
 }
 
 /// Reads every term: arguments first, then the file's lines. Stdin is read for `-f -`, or when there
 /// are no arguments and no file and stdin is not a terminal (so `cat list | pagefetch fetch` works).
-pub fn read_terms(args: &[String], file: Option<&Path>) -> anyhow::Result<Vec<Term>> {
+pub fn read_terms(args: &[String], file: Option<&Path>) -> anyhow::Result<Terms> {
     let mut terms = terms_from_args(args);
     match file {
         Some(p) if p == Path::new("-") => {
@@ -62,20 +128,21 @@ pub fn read_terms(args: &[String], file: Option<&Path>) -> anyhow::Result<Vec<Te
 }
 
 /// One term per non-blank argument, trimmed, numbered from 1.
-pub fn terms_from_args<S: AsRef<str>>(args: &[S]) -> Vec<Term> {
-    args.iter()
-        .enumerate()
-        .filter(|(_, a)| !a.as_ref().trim().is_empty())
-        .map(|(i, a)| Term {
-            text: Ok(a.as_ref().trim().to_string()),
-            origin: Origin::Arg(i + 1),
-        })
-        .collect()
+pub fn terms_from_args<S: AsRef<str>>(args: &[S]) -> Terms {
+    let mut terms = Terms::default();
+    for (i, a) in args.iter().enumerate() {
+        let a = a.as_ref().trim();
+        if !a.is_empty() {
+            // Arguments cannot reach 4 GiB: the OS limits the command line far below that.
+            let _ = terms.push(Ok(a), i + 1, false);
+        }
+    }
+    terms
 }
 
-/// Appends one `Term` per non-blank, non-comment line. CRLF is accepted.
-pub fn read_lines(mut r: impl BufRead, source: &str, out: &mut Vec<Term>) -> io::Result<()> {
-    let source: Arc<str> = source.into();
+/// Appends one term per non-blank, non-comment line. CRLF is accepted.
+pub fn read_lines(mut r: impl BufRead, source: &str, out: &mut Terms) -> io::Result<()> {
+    out.source = source.into();
     let mut buf = Vec::new();
     for line in 1.. {
         buf.clear();
@@ -84,25 +151,28 @@ pub fn read_lines(mut r: impl BufRead, source: &str, out: &mut Vec<Term>) -> io:
             break;
         }
         let origin = Origin::Line {
-            source: source.clone(),
-            line,
+            source,
+            line: line as u32,
         };
-        let text = if overlong {
-            Err(format!(
-                "{origin}: longer than {} KiB",
-                MAX_LINE_BYTES / 1024
-            ))
-        } else {
-            match std::str::from_utf8(&buf) {
-                Ok(s) => match s.trim() {
-                    "" => continue,
-                    t if t.starts_with('#') => continue,
-                    t => Ok(t.to_string()),
-                },
-                Err(_) => Err(format!("{origin}: not valid UTF-8")),
-            }
-        };
-        out.push(Term { text, origin });
+        if overlong {
+            out.push(
+                Err(&format!(
+                    "{origin}: longer than {} KiB",
+                    MAX_LINE_BYTES / 1024
+                )),
+                line,
+                true,
+            )?;
+            continue;
+        }
+        match std::str::from_utf8(&buf) {
+            Ok(s) => match s.trim() {
+                "" => continue,
+                t if t.starts_with('#') => continue,
+                t => out.push(Ok(t), line, true)?,
+            },
+            Err(_) => out.push(Err(&format!("{origin}: not valid UTF-8")), line, true)?,
+        }
     }
     Ok(())
 }
@@ -146,9 +216,9 @@ fn memchr(haystack: &[u8]) -> Option<usize> {
     haystack.iter().position(|&b| b == b'\n')
 }
 
-/// Reads all of a small reader; used by tests and by stdin-fed helpers.
-pub fn terms_from_reader(r: impl Read, source: &str) -> io::Result<Vec<Term>> {
-    let mut out = Vec::new();
+/// Reads all of a reader; used by tests.
+pub fn terms_from_reader(r: impl Read, source: &str) -> io::Result<Terms> {
+    let mut out = Terms::default();
     read_lines(BufReader::new(r), source, &mut out)?;
     Ok(out)
 }
@@ -158,10 +228,9 @@ mod tests {
     use super::*;
 
     fn texts(input: &[u8]) -> Vec<Result<String, String>> {
-        terms_from_reader(input, "in.txt")
-            .unwrap()
-            .into_iter()
-            .map(|t| t.text)
+        let terms = terms_from_reader(input, "in.txt").unwrap();
+        (0..terms.len())
+            .map(|i| terms.get(i).text.map(String::from).map_err(String::from))
             .collect()
     }
 
@@ -177,13 +246,13 @@ mod tests {
     fn line_numbers_count_skipped_lines() {
         let terms = terms_from_reader(&b"# head\n\napple\n"[..], "in.txt").unwrap();
         assert_eq!(
-            terms[0].origin,
+            terms.get(0).origin,
             Origin::Line {
-                source: "in.txt".into(),
+                source: "in.txt",
                 line: 3
             }
         );
-        assert_eq!(terms[0].origin.to_string(), "line 3 of in.txt");
+        assert_eq!(terms.get(0).origin.to_string(), "line 3 of in.txt");
     }
 
     #[test]
@@ -212,9 +281,13 @@ mod tests {
         let path = dir.path().join("list.txt");
         std::fs::write(&path, "pear\n").unwrap();
         let terms = read_terms(&["apple".into()], Some(&path)).unwrap();
-        assert_eq!(terms[0].text, Ok("apple".into()));
-        assert_eq!(terms[0].origin, Origin::Arg(1));
-        assert_eq!(terms[1].text, Ok("pear".into()));
+        assert_eq!(terms.get(0).text, Ok("apple"));
+        assert_eq!(terms.get(0).origin, Origin::Arg(1));
+        assert_eq!(terms.get(1).text, Ok("pear"));
+        assert_eq!(
+            terms.get(1).origin.to_string(),
+            format!("line 1 of {}", path.display())
+        );
 
         let missing = dir.path().join("missing.txt");
         let err = read_terms(&[], Some(&missing)).unwrap_err();

@@ -23,7 +23,7 @@ use exit::{Outcome, Signals};
 use fetch::Settings;
 use report::Layout;
 use server::{Server, ServerConfig};
-use template::{build_jobs, Template};
+use template::{Jobs, Template};
 
 /// Runs one command to its end. `Err` is a usage or fatal error (exit 2); a failed page is not.
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
@@ -64,7 +64,7 @@ async fn fetch_or_compare(
         limits::check_open_files(in_flight, open_files)?;
     }
     let plan = Plan {
-        jobs: build_jobs(terms, &template),
+        jobs: Jobs::new(terms, template),
         settings: Settings {
             timeout: request.timeout,
             connect_timeout: request.connect_timeout,

@@ -3,12 +3,11 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::sync::Arc;
 
 use indicatif::ProgressBar;
 
 use crate::fetch::{PageError, PageResult};
-use crate::template::Job;
+use crate::template::Jobs;
 
 /// What receives the records, in input order.
 pub type Sink<'a> = dyn FnMut(PageResult) -> io::Result<()> + 'a;
@@ -57,11 +56,11 @@ impl<'a> InOrder<'a> {
 
     /// After an interruption: forwards every parked result and marks the pages that never finished as
     /// cancelled, so the sink still sees every job exactly once, in order.
-    pub fn finish_cancelled(&mut self, jobs: &[Arc<Job>]) -> io::Result<()> {
+    pub fn finish_cancelled(&mut self, jobs: &Jobs) -> io::Result<()> {
         while self.next < jobs.len() {
             let page = match self.parked.pop_front().flatten() {
                 Some(p) => p,
-                None => PageResult::failed(jobs[self.next].clone(), PageError::Cancelled),
+                None => PageResult::failed(jobs.get(self.next), PageError::Cancelled),
             };
             self.next += 1;
             (self.sink)(page)?;
@@ -78,6 +77,9 @@ impl<'a> InOrder<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    use crate::template::{Job, Template};
 
     fn job(index: usize) -> Arc<Job> {
         Arc::new(Job {
@@ -105,14 +107,15 @@ mod tests {
 
     #[test]
     fn cancelled_pages_fill_the_gaps() {
-        let jobs: Vec<_> = (0..4).map(job).collect();
+        let terms = crate::input::terms_from_args(&["t0", "t1", "t2", "t3"]);
+        let jobs = Jobs::new(terms, Template::parse("http://h/?q={}").unwrap());
         let mut seen = Vec::new();
         let mut sink = |p: PageResult| {
             seen.push((p.job.index, p.error.map(|e| e.kind())));
             Ok(())
         };
         let mut order = InOrder::new(&mut sink, ProgressBar::hidden());
-        order.push(PageResult::new(jobs[2].clone())).unwrap();
+        order.push(PageResult::new(jobs.get(2))).unwrap();
         order.finish_cancelled(&jobs).unwrap();
         drop(order);
         assert_eq!(

@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use url::Url;
 
-use crate::input::Term;
+use crate::input::Terms;
 
 /// Everything but RFC 3986 "unreserved" characters is encoded, so a term can never add a `/`, `?`,
 /// `#`, `&`, `@` or `:` and escape its slot in the template.
@@ -77,37 +77,53 @@ fn is_url(term: &str) -> bool {
     lower.starts_with("http://") || lower.starts_with("https://")
 }
 
-/// Builds one job per term, in order. A bad term becomes a job whose `url` holds the error.
-pub fn build_jobs(terms: Vec<Term>, template: &Template) -> Vec<Arc<Job>> {
-    terms
-        .into_iter()
-        .enumerate()
-        .map(|(index, term)| {
-            let (input, url) = match term.text {
-                Err(e) => (String::new(), Err(e)),
-                Ok(t) if is_url(&t) => {
-                    let url = Url::parse(&t)
-                        .map_err(|e| format!("{}: invalid URL: {e}", term.origin))
-                        .and_then(|u| match u.host_str() {
-                            Some(h) if !h.is_empty() => Ok(u),
-                            _ => Err(format!("{}: invalid URL: no host", term.origin)),
-                        });
-                    let input = match &url {
-                        Ok(u) if u.password().is_some() => mask(u),
-                        _ => t,
-                    };
-                    (input, url)
-                }
-                Ok(t) => {
-                    let rendered = template.render(&t);
-                    let url = Url::parse(&rendered)
-                        .map_err(|e| format!("{}: invalid URL: {e}", term.origin));
-                    (t, url)
-                }
-            };
-            Arc::new(Job { index, input, url })
-        })
-        .collect()
+/// The jobs of a run, made one at a time from the compact terms as a loop takes them, so memory
+/// follows the requests in flight, not the length of the input.
+#[derive(Debug)]
+pub struct Jobs {
+    terms: Terms,
+    template: Template,
+}
+
+impl Jobs {
+    pub fn new(terms: Terms, template: Template) -> Self {
+        Jobs { terms, template }
+    }
+
+    pub fn len(&self) -> usize {
+        self.terms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// The job for input `index`. A bad term becomes a job whose `url` holds the error.
+    pub fn get(&self, index: usize) -> Arc<Job> {
+        let term = self.terms.get(index);
+        let (input, url) = match term.text {
+            Err(e) => (String::new(), Err(e.to_string())),
+            Ok(t) if is_url(t) => {
+                let url = Url::parse(t)
+                    .map_err(|e| format!("{}: invalid URL: {e}", term.origin))
+                    .and_then(|u| match u.host_str() {
+                        Some(h) if !h.is_empty() => Ok(u),
+                        _ => Err(format!("{}: invalid URL: no host", term.origin)),
+                    });
+                let input = match &url {
+                    Ok(u) if u.password().is_some() => mask(u),
+                    _ => t.to_string(),
+                };
+                (input, url)
+            }
+            Ok(t) => {
+                let url = Url::parse(&self.template.render(t))
+                    .map_err(|e| format!("{}: invalid URL: {e}", term.origin));
+                (t.to_string(), url)
+            }
+        };
+        Arc::new(Job { index, input, url })
+    }
 }
 
 /// The URL as text with any password replaced by `***`: credentials are sent, never shown.
@@ -124,17 +140,15 @@ pub fn mask(url: &Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::Origin;
+    use crate::input::terms_from_args;
 
     fn t(s: &str) -> Template {
         Template::parse(s).unwrap()
     }
 
-    fn term(s: &str) -> Term {
-        Term {
-            text: Ok(s.into()),
-            origin: Origin::Arg(1),
-        }
+    fn jobs(args: &[&str]) -> Vec<Arc<Job>> {
+        let jobs = Jobs::new(terms_from_args(args), t("http://h/?q={}"));
+        (0..jobs.len()).map(|i| jobs.get(i)).collect()
     }
 
     #[test]
@@ -190,14 +204,11 @@ mod tests {
 
     #[test]
     fn url_terms_are_used_unchanged_and_passwords_masked() {
-        let jobs = build_jobs(
-            vec![
-                term("https://example.com/a b?x=1"),
-                term("HTTP://user:secret@example.com/"),
-                term("apple"),
-            ],
-            &t("http://h/?q={}"),
-        );
+        let jobs = jobs(&[
+            "https://example.com/a b?x=1",
+            "HTTP://user:secret@example.com/",
+            "apple",
+        ]);
         assert_eq!(
             jobs[0].url.as_ref().unwrap().as_str(),
             "https://example.com/a%20b?x=1"
@@ -211,15 +222,12 @@ mod tests {
 
     #[test]
     fn invalid_url_terms_name_their_origin() {
-        let bad = Term {
-            text: Ok("http://[oops/".into()),
-            origin: Origin::Line {
-                source: "urls.txt".into(),
-                line: 7,
-            },
-        };
-        let jobs = build_jobs(vec![bad], &t("http://h/?q={}"));
-        let err = jobs[0].url.as_ref().unwrap_err();
+        let terms =
+            crate::input::terms_from_reader(&b"a\n\n\n\n\n\nhttp://[oops/\n"[..], "urls.txt")
+                .unwrap();
+        let jobs = Jobs::new(terms, t("http://h/?q={}"));
+        let job = jobs.get(1);
+        let err = job.url.as_ref().unwrap_err();
         assert!(
             err.starts_with("line 7 of urls.txt: invalid URL: "),
             "{err}"

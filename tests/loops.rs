@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::TestServer;
@@ -14,15 +13,15 @@ use pagefetch::fetch::{fetch_all, Fetcher, PageResult, Settings};
 use pagefetch::input::terms_from_args;
 use pagefetch::order::InOrder;
 use pagefetch::server::page_bytes;
-use pagefetch::template::{build_jobs, Job, Template};
+use pagefetch::template::{Jobs, Template};
 
 const ALL: [Strategy; 3] = [Strategy::Sequential, Strategy::Joinset, Strategy::JoinAll];
 
-fn jobs(inputs: &[String], template: &str) -> Vec<Arc<Job>> {
-    build_jobs(terms_from_args(inputs), &Template::parse(template).unwrap())
+fn jobs(inputs: &[String], template: &str) -> Jobs {
+    Jobs::new(terms_from_args(inputs), Template::parse(template).unwrap())
 }
 
-async fn run(strategy: Strategy, jobs: &[Arc<Job>], concurrency: usize) -> Vec<PageResult> {
+async fn run(strategy: Strategy, jobs: &Jobs, concurrency: usize) -> Vec<PageResult> {
     let fetcher = Fetcher::new(&Settings::default(), concurrency).unwrap();
     let mut pages = Vec::new();
     let mut sink = |p: PageResult| {

@@ -2,7 +2,7 @@
 //! the scheme, host or path of the template it fills.
 
 use pagefetch::input::terms_from_reader;
-use pagefetch::template::{build_jobs, Template};
+use pagefetch::template::{Jobs, Template};
 use proptest::prelude::*;
 use url::Url;
 
@@ -40,9 +40,9 @@ proptest! {
         let lines = input.split(|&b| b == b'\n').count();
         prop_assert!(terms.len() <= lines);
         let t = Template::parse("http://h.test/?q={}").unwrap();
-        let jobs = build_jobs(terms, &t);
-        for (i, job) in jobs.iter().enumerate() {
-            prop_assert_eq!(job.index, i);
+        let jobs = Jobs::new(terms, t);
+        for i in 0..jobs.len() {
+            prop_assert_eq!(jobs.get(i).index, i);
         }
     }
 

@@ -6,17 +6,16 @@
 
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::sync::Arc;
 
 use futures::future::join_all;
 
 use super::Fetcher;
 use crate::order::InOrder;
-use crate::template::Job;
+use crate::template::Jobs;
 
 pub async fn run(
     fetcher: &Fetcher,
-    jobs: &[Arc<Job>],
+    jobs: &Jobs,
     concurrency: usize,
     out: &mut InOrder<'_>,
 ) -> io::Result<()> {
@@ -26,9 +25,11 @@ pub async fn run(
     let worker = || async {
         while !failed.get() {
             let i = next.get();
-            let Some(job) = jobs.get(i) else { break };
+            if i >= jobs.len() {
+                break;
+            }
             next.set(i + 1);
-            let page = fetcher.fetch_one(job.clone()).await;
+            let page = fetcher.fetch_one(jobs.get(i)).await;
             // The borrow ends before the next await: loops on one task never overlap here.
             if let Err(e) = out.borrow_mut().push(page) {
                 failed.set(true);

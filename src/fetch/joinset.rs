@@ -1,46 +1,45 @@
 //! tokio `JoinSet`: one task per page, at most `concurrency` in flight, refilled as each finishes.
 //! Tasks finish in any order; `InOrder` restores input order.
 
-use std::collections::HashMap;
 use std::io;
-use std::sync::Arc;
+use std::panic::AssertUnwindSafe;
 
-use tokio::task::{Id, JoinSet};
+use futures::FutureExt;
+use tokio::task::JoinSet;
 
 use super::{Fetcher, PageError, PageResult};
 use crate::order::InOrder;
-use crate::template::Job;
+use crate::template::Jobs;
 
 pub async fn run(
     fetcher: &Fetcher,
-    jobs: &[Arc<Job>],
+    jobs: &Jobs,
     concurrency: usize,
     out: &mut InOrder<'_>,
 ) -> io::Result<()> {
     let mut set = JoinSet::new();
-    // Which job each task runs, so a task that panicked still yields a record for its index.
-    let mut running: HashMap<Id, Arc<Job>> = HashMap::with_capacity(concurrency);
-    let mut pending = jobs.iter();
+    let mut next = 0;
     loop {
-        while set.len() < concurrency {
-            let Some(job) = pending.next() else { break };
-            let (fetcher, task_job) = (fetcher.clone(), job.clone());
-            let handle = set.spawn(async move { fetcher.fetch_one(task_job).await });
-            running.insert(handle.id(), job.clone());
+        while set.len() < concurrency && next < jobs.len() {
+            let (fetcher, job) = (fetcher.clone(), jobs.get(next));
+            next += 1;
+            // A panic inside a task would otherwise surface as a JoinError with no page attached;
+            // caught here, it still yields a record for its index.
+            set.spawn(async move {
+                let fetch = AssertUnwindSafe(fetcher.fetch_one(job.clone())).catch_unwind();
+                fetch.await.unwrap_or_else(|_| {
+                    PageResult::failed(
+                        job,
+                        PageError::Request("internal error: the request panicked".into()),
+                    )
+                })
+            });
         }
-        let page = match set.join_next_with_id().await {
+        match set.join_next().await {
             None => return Ok(()),
-            Some(Ok((id, page))) => {
-                running.remove(&id);
-                page
-            }
-            Some(Err(e)) => {
-                let job = running
-                    .remove(&e.id())
-                    .expect("every task id is recorded at spawn");
-                PageResult::failed(job, PageError::Request(format!("task failed: {e}")))
-            }
-        };
-        out.push(page)?;
+            Some(Ok(page)) => out.push(page)?,
+            // Only cancellation is left, and nothing here cancels the tasks it owns.
+            Some(Err(e)) => return Err(io::Error::other(format!("fetch task failed: {e}"))),
+        }
     }
 }

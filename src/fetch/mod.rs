@@ -13,7 +13,7 @@ use reqwest::redirect;
 
 use crate::cli::Strategy;
 use crate::order::InOrder;
-use crate::template::{mask, Job};
+use crate::template::{mask, Job, Jobs};
 
 /// Why a page failed. The Display text is short and stable: reporters print it, scripts match it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,7 +314,7 @@ fn describe(err: &reqwest::Error, host: &str) -> String {
 pub async fn fetch_all(
     strategy: Strategy,
     fetcher: &Fetcher,
-    jobs: &[Arc<Job>],
+    jobs: &Jobs,
     concurrency: usize,
     out: &mut InOrder<'_>,
 ) -> std::io::Result<()> {

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Reproducible benchmark: installs the peers it needs, builds pagefetch, runs the scenarios and
+# writes BENCHMARKS.md (all scenarios) or bench/out/BENCHMARKS-partial.md (a subset).
+#
+#   bench/run.sh                      # every scenario: seed6 fanout1k wide10k burst10k big100k
+#   bench/run.sh seed6 burst10k       # some of them
+#   BENCH_RUNS=9 bench/run.sh seed6   # more measured runs (default 5)
+#
+# Loopback only: every request goes to a `pagefetch serve` this script starts on 127.0.0.1:0.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Peers, from the package registries only.
+if ! command -v curl >/dev/null || [ ! -x /usr/bin/time ]; then
+  apt-get update -qq && apt-get install -y -qq curl time
+fi
+if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c 'import aiohttp' 2>/dev/null; then
+  python3 -m venv bench/.venv
+  bench/.venv/bin/pip install -q aiohttp
+fi
+if [ ! -x bench/.tools/bin/oha ]; then
+  cargo install --locked --root bench/.tools oha
+fi
+
+cargo build --release --locked
+exec python3 bench/bench.py "$@"
