@@ -23,4 +23,6 @@ if [ ! -x bench/.tools/bin/oha ]; then
 fi
 
 cargo build --release --locked
+# Reference loops (bare reqwest, bare hyper) built with the same release settings.
+cargo build --release --locked --manifest-path bench/floor/Cargo.toml
 exec python3 bench/bench.py "$@"

@@ -8,6 +8,7 @@ mod json;
 mod ndjson;
 mod table;
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 use std::time::Duration;
 
@@ -132,7 +133,7 @@ pub struct PageRecord<'a> {
     /// Term or URL as given (password masked).
     pub input: &'a str,
     /// URL requested (password masked); null when the input was unusable.
-    pub url: Option<String>,
+    pub url: Option<Cow<'a, str>>,
     /// HTTP status, null when no response arrived.
     pub status: Option<u16>,
     /// Body bytes read.
@@ -155,7 +156,10 @@ impl<'a> PageRecord<'a> {
             mode: mode.name(),
             index: p.job.index,
             input: &p.job.input,
-            url: p.job.url.as_ref().ok().map(crate::template::mask),
+            url: p.job.url.as_ref().ok().map(|u| match u.password() {
+                None => Cow::Borrowed(u.as_str()),
+                Some(_) => Cow::Owned(crate::template::mask(u)),
+            }),
             status: p.status,
             bytes: p.bytes,
             elapsed_ms: ms(p.elapsed),
