@@ -28,7 +28,9 @@ struct Tally {
     ok: usize,
     failed: usize,
     bytes: u64,
-    page_times: Vec<Duration>,
+    /// Page times in whole microseconds: 4 bytes a page (1,000,000 pages: 4 MB), exact enough for
+    /// percentiles.
+    page_times_us: Vec<u32>,
 }
 
 impl Tally {
@@ -39,7 +41,8 @@ impl Tally {
             self.failed += 1;
         }
         self.bytes += page.bytes;
-        self.page_times.push(page.elapsed);
+        let us = u32::try_from(page.elapsed.as_micros()).unwrap_or(u32::MAX);
+        self.page_times_us.push(us);
     }
 }
 
@@ -131,8 +134,8 @@ fn summarize(
     failed_pages: usize,
     interrupted: bool,
 ) -> RunSummary {
-    let mut page_times = tally.page_times;
-    page_times.sort_unstable();
+    let mut page_times_us = tally.page_times_us;
+    page_times_us.sort_unstable();
     let repeat = (walls.len() > 1).then(|| Repeat {
         runs: walls.len(),
         min: walls.iter().copied().min().unwrap_or_default(),
@@ -148,7 +151,7 @@ fn summarize(
         failed: tally.failed,
         bytes: tally.bytes,
         wall,
-        page_times,
+        page_times_us,
         repeat,
         interrupted,
     }

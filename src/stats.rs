@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// Nearest-rank percentile of `sorted` (ascending); `p` in 0..=100. `None` when empty.
-pub fn percentile(sorted: &[Duration], p: f64) -> Option<Duration> {
+pub fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
     if sorted.is_empty() {
         return None;
     }
@@ -51,7 +51,7 @@ mod tests {
         assert_eq!(percentile(&v, 90.0), Some(Duration::from_millis(90)));
         assert_eq!(percentile(&v, 100.0), Some(Duration::from_millis(100)));
         assert_eq!(percentile(&v, 0.0), Some(Duration::from_millis(10)));
-        assert_eq!(percentile(&[], 50.0), None);
+        assert_eq!(percentile::<u32>(&[], 50.0), None);
     }
 
     #[test]

@@ -257,3 +257,44 @@ fn unresolvable_host_is_an_error_row() {
     );
     assert_eq!(v["pages"][1]["bytes"], 7);
 }
+
+#[test]
+fn a_full_accept_queue_hits_the_connect_timeout() {
+    use socket2::{Domain, Socket, Type};
+    let s = FaultServer::start();
+    // listen(0) and never accept: once a connection waits in the queue, the kernel drops new SYNs,
+    // so the next connect hangs (on loopback, without any outside address).
+    let deaf = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    deaf.bind(
+        &"127.0.0.1:0"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .unwrap();
+    deaf.listen(0).unwrap();
+    let addr = deaf.local_addr().unwrap().as_socket().unwrap();
+    let _fill: Vec<_> = (0..3)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(200)).ok()
+        })
+        .collect();
+    let url = format!("http://{addr}/");
+    let out = pagefetch()
+        .args([
+            "fetch",
+            "--format",
+            "json",
+            "--connect-timeout",
+            "300ms",
+            &url,
+            &s.url("/ok/9"),
+        ])
+        .assert()
+        .code(1);
+    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    eprintln!("| full accept queue | joinset | {} |", v["pages"][0]);
+    assert_eq!(v["pages"][0]["error_kind"], "timeout", "{}", v["pages"][0]);
+    assert_eq!(v["pages"][0]["error"], "connect timed out after 300ms");
+    assert_eq!(v["pages"][1]["bytes"], 9);
+}

@@ -44,14 +44,19 @@ pub struct RunSummary {
     pub bytes: u64,
     /// Wall time of the last run.
     pub wall: Duration,
-    /// Page times (request start to last byte), sorted ascending.
-    pub page_times: Vec<Duration>,
+    /// Page times (request start to last byte) in whole microseconds, sorted ascending.
+    pub page_times_us: Vec<u32>,
     pub repeat: Option<Repeat>,
     /// The run was stopped by a signal; unfinished pages are marked cancelled.
     pub interrupted: bool,
 }
 
 impl RunSummary {
+    /// Nearest-rank percentile `p` (0..=100) of the page times.
+    pub fn page_time(&self, p: f64) -> Option<Duration> {
+        stats::percentile(&self.page_times_us, p).map(|us| Duration::from_micros(us.into()))
+    }
+
     /// The wall time speedups are computed from: the median over repeats, else the one run.
     pub fn typical_wall(&self) -> Duration {
         self.repeat.as_ref().map_or(self.wall, |r| r.median)
@@ -210,7 +215,7 @@ pub struct SummaryRecord {
 
 impl SummaryRecord {
     pub fn new(s: &RunSummary) -> Self {
-        let pct = |p| stats::percentile(&s.page_times, p).map(ms);
+        let pct = |p| s.page_time(p).map(ms);
         SummaryRecord {
             schema: SCHEMA,
             version: env!("CARGO_PKG_VERSION"),

@@ -7,7 +7,6 @@ use std::time::Duration;
 use super::{Layout, Reporter, RunSummary, Speedup};
 use crate::cli::Strategy;
 use crate::fetch::PageResult;
-use crate::stats;
 
 const INPUT_WIDTH: usize = 40;
 
@@ -164,7 +163,7 @@ pub fn write_summary(w: &mut dyn Write, s: &RunSummary) -> io::Result<()> {
         write!(w, " (interrupted)")?;
     }
     writeln!(w)?;
-    let pct = |p| stats::percentile(&s.page_times, p).map_or("-".into(), human);
+    let pct = |p| s.page_time(p).map_or("-".into(), human);
     writeln!(
         w,
         "  page time p50 {}, p90 {}, max {}",

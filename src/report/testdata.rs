@@ -36,8 +36,8 @@ pub fn pages() -> Vec<PageResult> {
 }
 
 pub fn summary(mode: Strategy, pages: &[PageResult], wall_ms: u64) -> RunSummary {
-    let mut page_times: Vec<_> = pages.iter().map(|p| p.elapsed).collect();
-    page_times.sort_unstable();
+    let mut page_times_us: Vec<u32> = pages.iter().map(|p| p.elapsed.as_micros() as u32).collect();
+    page_times_us.sort_unstable();
     RunSummary {
         mode,
         concurrency: if mode == Strategy::Sequential { 1 } else { 64 },
@@ -46,7 +46,7 @@ pub fn summary(mode: Strategy, pages: &[PageResult], wall_ms: u64) -> RunSummary
         failed: pages.iter().filter(|p| !p.ok()).count(),
         bytes: pages.iter().map(|p| p.bytes).sum(),
         wall: Duration::from_millis(wall_ms),
-        page_times,
+        page_times_us,
         repeat: None,
         interrupted: false,
     }
