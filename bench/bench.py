@@ -422,12 +422,12 @@ def targets(results, startup_s):
     return out
 
 
-def write_report(path, results, startup_s, runs):
+def write_report(path, results, startup_s, runs, measured_at):
     v = versions()
     lines = [
         "# pagefetch benchmarks",
         "",
-        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `bench/run.sh` "
+        f"Measured {measured_at} by `bench/run.sh` "
         f"({runs} measured runs per tool after one warm-up; medians).",
         "",
         f"- Machine: {machine()}.",
@@ -446,6 +446,10 @@ def write_report(path, results, startup_s, runs):
     ]
     for what, measured, met in targets(results, startup_s):
         lines.append(f"| {what} | {measured} | {'yes' if met else '**no**'} |")
+    notes = os.path.join(BENCH, "notes.md")
+    if os.path.exists(notes):
+        with open(notes) as f:
+            lines += ["", f.read().rstrip()]
     for sc in results:
         n, lat, c = sc["pages"], sc["latency_ms"], sc["concurrency"]
         lines += ["", f"## {sc['name']}: {n:,} pages, {lat} ms latency, concurrency {c}", "", table(sc), ""]
@@ -464,7 +468,23 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("scenarios", nargs="*", help=f"any of {', '.join(SCENARIOS)} (default: all)")
     ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", 5)))
+    ap.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite BENCHMARKS.md from bench/out/results.json without measuring again",
+    )
     args = ap.parse_args()
+    if args.report_only:
+        with open(os.path.join(OUT, "results.json")) as f:
+            saved = json.load(f)
+        write_report(
+            os.path.join(ROOT, "BENCHMARKS.md"),
+            saved["results"],
+            tuple(saved["startup_s"]),
+            saved["runs"],
+            saved["measured_at"],
+        )
+        return
     names = args.scenarios or list(SCENARIOS)
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
@@ -478,11 +498,13 @@ def main():
         print(f"bench: {name}", file=sys.stderr)
         results.append(run_scenario(name, args.runs))
     startup_s = startup()
+    measured_at = f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
     with open(os.path.join(OUT, "results.json"), "w") as f:
-        json.dump({"results": results, "startup_s": list(startup_s)}, f, indent=1)
+        saved = {"results": results, "startup_s": list(startup_s), "runs": args.runs, "measured_at": measured_at}
+        json.dump(saved, f, indent=1)
     full = names == list(SCENARIOS)
     path = os.path.join(ROOT, "BENCHMARKS.md") if full else os.path.join(OUT, "BENCHMARKS-partial.md")
-    write_report(path, results, startup_s, args.runs)
+    write_report(path, results, startup_s, args.runs, measured_at)
     print(f"bench: wrote {path}", file=sys.stderr)
 
 
