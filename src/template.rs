@@ -22,6 +22,8 @@ const PLACEHOLDER: &str = "{}";
 #[derive(Debug, Clone)]
 pub struct Template {
     parts: Vec<String>,
+    /// The first `{}` comes before any `?` or `#`: the term fills part of the path.
+    in_path: bool,
 }
 
 impl Template {
@@ -30,9 +32,9 @@ impl Template {
         if !s.contains(PLACEHOLDER) {
             bail!("template {s:?} has no {{}} placeholder for the term");
         }
-        let t = Template {
-            parts: s.split(PLACEHOLDER).map(str::to_string).collect(),
-        };
+        let parts: Vec<String> = s.split(PLACEHOLDER).map(str::to_string).collect();
+        let in_path = !parts[0].contains(['?', '#']);
+        let t = Template { parts, in_path };
         // The term may fill a path segment or a query value, never the scheme, host or port.
         let authority_closed = t.parts[0]
             .split_once("://")
@@ -57,6 +59,13 @@ impl Template {
     pub fn render(&self, term: &str) -> String {
         let encoded = utf8_percent_encode(term, TERM).to_string();
         self.parts.join(&encoded)
+    }
+
+    /// Why `term` cannot fill this template, if it cannot. URL parsers resolve a path segment of
+    /// `.` or `..` (even spelled `%2e%2e`), so in a path slot those two terms would climb out of it.
+    fn refuses(&self, term: &str) -> Option<String> {
+        (self.in_path && matches!(term, "." | ".."))
+            .then(|| format!("term {term:?} would change the URL path around it"))
     }
 }
 
@@ -117,8 +126,11 @@ impl Jobs {
                 (input, url)
             }
             Ok(t) => {
-                let url = Url::parse(&self.template.render(t))
-                    .map_err(|e| format!("{}: invalid URL: {e}", term.origin));
+                let url = match self.template.refuses(t) {
+                    Some(why) => Err(format!("{}: {why}", term.origin)),
+                    None => Url::parse(&self.template.render(t))
+                        .map_err(|e| format!("{}: invalid URL: {e}", term.origin)),
+                };
                 (t.to_string(), url)
             }
         };
@@ -188,6 +200,21 @@ mod tests {
             assert_eq!(u.path(), "/search", "{evil}");
             assert_eq!(u.fragment(), None, "{evil}");
         }
+    }
+
+    #[test]
+    fn dot_segments_cannot_climb_out_of_a_path_slot() {
+        let path = Jobs::new(terms_from_args(&["..", ".", "..."]), t("http://h/wiki/{}"));
+        let err = path.get(0).url.clone().unwrap_err();
+        assert_eq!(
+            err,
+            "argument 1: term \"..\" would change the URL path around it"
+        );
+        assert!(path.get(1).url.is_err());
+        assert_eq!(path.get(2).url.as_ref().unwrap().path(), "/wiki/...");
+        // In a query value a dot is just a dot.
+        let query = Jobs::new(terms_from_args(&[".."]), t("http://h/w?q={}"));
+        assert_eq!(query.get(0).url.as_ref().unwrap().query(), Some("q=.."));
     }
 
     #[test]
