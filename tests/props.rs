@@ -26,7 +26,7 @@ proptest! {
     #[test]
     fn a_path_term_stays_one_segment(term in prop_oneof![Just(".".to_string()), Just("..".to_string()), any::<String>()]) {
         // Through Jobs, as pagefetch does it: a term either fills its one segment or is an error row.
-        let jobs = Jobs::new(terms_from_args(&[term.clone()]), Template::parse("http://h.test/wiki/{}").unwrap());
+        let jobs = Jobs::new(terms_from_args(std::slice::from_ref(&term)), Template::parse("http://h.test/wiki/{}").unwrap());
         if jobs.is_empty() {
             return Ok(()); // a blank term is skipped, as on the command line
         }
