@@ -253,6 +253,8 @@ fn usage_errors_exit_2_with_one_line() {
         vec!["fetch", "-c", "0", "x"],
         vec!["fetch", "--format", "xml", "x"],
         vec!["fetch", "-f", "/no/such/file.txt"],
+        vec!["fetch", "-f", "/"],
+        vec!["fetch", "-f", "/dev/null"],
     ] {
         let a = pagefetch().args(&args).write_stdin("").assert().code(2);
         let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
@@ -367,11 +369,14 @@ fn fail_turns_http_errors_into_failed_pages() {
 }
 
 #[test]
-fn invalid_url_line_is_an_error_row_naming_the_line() {
+fn bad_lines_are_error_rows_naming_the_line_and_the_rest_runs() {
     let s = TestServer::instant();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("urls.txt");
-    std::fs::write(&file, "apple\nhttp://[::1\npear\n").unwrap();
+    let mut content = b"apple\nhttp://[::1\npear\n\xff\xfe bad\n".to_vec();
+    content.extend(vec![b'x'; 70 * 1024]);
+    content.extend(b"\ngrape\n");
+    std::fs::write(&file, content).unwrap();
     let a = pagefetch()
         .args(["fetch", "--format", "json", "-t", &s.template(), "-f"])
         .arg(&file)
@@ -385,6 +390,18 @@ fn invalid_url_line_is_an_error_row_naming_the_line() {
     );
     assert_eq!(v["pages"][1]["error_kind"], "input");
     assert_eq!(v["pages"][2]["bytes"], page_bytes("pear"));
+    let utf8 = v["pages"][3]["error"].as_str().unwrap();
+    assert!(
+        utf8.starts_with("line 4 of ") && utf8.ends_with("urls.txt: not valid UTF-8"),
+        "{utf8}"
+    );
+    let long = v["pages"][4]["error"].as_str().unwrap();
+    assert!(
+        long.starts_with("line 5 of ") && long.ends_with("longer than 64 KiB"),
+        "{long}"
+    );
+    assert_eq!(v["pages"][5]["bytes"], page_bytes("grape"));
+    assert_eq!((v["ok"].clone(), v["failed"].clone()), (3.into(), 3.into()));
 }
 
 #[test]
