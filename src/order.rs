@@ -9,6 +9,11 @@ use indicatif::ProgressBar;
 use crate::fetch::{PageError, PageResult};
 use crate::template::Jobs;
 
+/// How many pages may be started beyond the first one not yet delivered. A page that hangs at the
+/// front makes every later result wait in memory; past this many (about 350 bytes each, so some
+/// 23 MB) the loops pause until it is done, instead of growing without bound on a long input.
+pub const WINDOW: usize = 65_536;
+
 /// What receives the records, in input order.
 pub type Sink<'a> = dyn FnMut(PageResult) -> io::Result<()> + 'a;
 
@@ -20,6 +25,7 @@ pub struct InOrder<'a> {
     parked: VecDeque<Option<PageResult>>,
     sink: &'a mut Sink<'a>,
     progress: ProgressBar,
+    window: usize,
 }
 
 impl<'a> InOrder<'a> {
@@ -29,7 +35,19 @@ impl<'a> InOrder<'a> {
             parked: VecDeque::new(),
             sink,
             progress,
+            window: WINDOW,
         }
+    }
+
+    /// A different window (tests use a small one to see it work).
+    pub fn with_window(mut self, window: usize) -> Self {
+        self.window = window.max(1);
+        self
+    }
+
+    /// Whether the page at `index` may start now without exceeding the window.
+    pub fn may_start(&self, index: usize) -> bool {
+        index < self.next + self.window
     }
 
     /// Accepts a finished page in any order; forwards it and any parked successors when its turn comes.

@@ -118,3 +118,32 @@ async fn all_loops_give_identical_records() {
         "the server decoded the term it was sent"
     );
 }
+
+#[tokio::test]
+async fn a_stalled_first_page_holds_at_most_a_window_of_later_pages() {
+    let server = TestServer::instant();
+    let mut inputs = vec![server.url("slow", "ms=700")];
+    inputs.extend((1..40).map(|i| server.url(&format!("t{i}"), "")));
+    let jobs = jobs(&inputs, &server.template());
+    for strategy in [Strategy::Joinset, Strategy::JoinAll] {
+        let before = server.stats().requests();
+        let fetcher = Fetcher::new(&Settings::default(), 4).unwrap();
+        let mut pages = Vec::new();
+        let mut sink = |p: PageResult| {
+            pages.push(p.job.index);
+            Ok(())
+        };
+        let mut order = InOrder::new(&mut sink, ProgressBar::hidden()).with_window(8);
+        let run = fetch_all(strategy, &fetcher, &jobs, 4, &mut order);
+        let look = async {
+            tokio::time::sleep(Duration::from_millis(350)).await;
+            server.stats().requests() - before
+        };
+        let (done, started_while_stalled) = tokio::join!(run, look);
+        done.unwrap();
+        drop(order);
+        // Pages 0..8 may start while page 0 hangs; page 8 waits for it.
+        assert_eq!(started_while_stalled, 8, "{strategy:?}");
+        assert_eq!(pages, (0..40).collect::<Vec<_>>(), "{strategy:?}");
+    }
+}

@@ -8,6 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::io;
 
 use futures::future::join_all;
+use tokio::sync::Notify;
 
 use super::Fetcher;
 use crate::order::InOrder;
@@ -22,16 +23,25 @@ pub async fn run(
     let next = Cell::new(0usize);
     let failed: Cell<bool> = Cell::new(false);
     let out = RefCell::new(out);
+    // Wakes the loops parked on a full window each time a page is delivered.
+    let delivered = Notify::new();
     let worker = || async {
         while !failed.get() {
             let i = next.get();
             if i >= jobs.len() {
                 break;
             }
+            if !out.borrow().may_start(i) {
+                // The page blocking the window is in flight in another loop, which will notify.
+                delivered.notified().await;
+                continue;
+            }
             next.set(i + 1);
             let page = fetcher.fetch_one(jobs.get(i)).await;
             // The borrow ends before the next await: loops on one task never overlap here.
-            if let Err(e) = out.borrow_mut().push(page) {
+            let pushed = out.borrow_mut().push(page);
+            delivered.notify_waiters();
+            if let Err(e) = pushed {
                 failed.set(true);
                 return Err(e);
             }

@@ -20,7 +20,8 @@ pub async fn run(
     let mut set = JoinSet::new();
     let mut next = 0;
     loop {
-        while set.len() < concurrency && next < jobs.len() {
+        // Nothing in flight means everything started was delivered, so the window is open again.
+        while set.len() < concurrency && next < jobs.len() && out.may_start(next) {
             let (fetcher, job) = (fetcher.clone(), jobs.get(next));
             next += 1;
             // A panic inside a task would otherwise surface as a JoinError with no page attached;
