@@ -10,8 +10,9 @@ use crate::fetch::{PageError, PageResult};
 use crate::template::Jobs;
 
 /// How many pages may be started beyond the first one not yet delivered. A page that hangs at the
-/// front makes every later result wait in memory; past this many (about 350 bytes each, so some
-/// 23 MB) the loops pause until it is done, instead of growing without bound on a long input.
+/// front makes every later result wait in memory; past this many the loops pause until it is done,
+/// instead of growing without bound on a long input. (Estimated, not measured: a few hundred bytes
+/// a record, so tens of MB at most.)
 pub const WINDOW: usize = 65_536;
 
 /// What receives the records, in input order.

@@ -57,8 +57,19 @@ impl Template {
 
     /// Substitutes the encoded term for every `{}` in one pass: a term containing `{}` stays literal.
     pub fn render(&self, term: &str) -> String {
-        let encoded = utf8_percent_encode(term, TERM).to_string();
-        self.parts.join(&encoded)
+        let encoded = utf8_percent_encode(term, TERM);
+        let mut url = String::with_capacity(
+            self.parts.iter().map(String::len).sum::<usize>() + 3 * term.len(),
+        );
+        for (i, part) in self.parts.iter().enumerate() {
+            if i > 0 {
+                // `Display` of the encoder writes straight into `url`: no intermediate String.
+                use std::fmt::Write as _;
+                let _ = write!(url, "{encoded}");
+            }
+            url.push_str(part);
+        }
+        url
     }
 
     /// Why `term` cannot fill this template, if it cannot. URL parsers resolve a path segment of

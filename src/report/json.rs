@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    speedup_map, Layout, PageRecord, Reporter, RunSummary, Speedup, SummaryRecord, SCHEMA,
+    speedup_map, Kept, Layout, PageRecord, Reporter, RunSummary, Speedup, SummaryRecord, SCHEMA,
 };
 use crate::cli::Strategy;
 use crate::fetch::PageResult;
@@ -15,7 +15,7 @@ use crate::fetch::PageResult;
 pub struct Json<'a> {
     layout: Layout,
     out: Box<dyn Write + 'a>,
-    runs: Vec<(Strategy, Vec<PageResult>)>,
+    runs: Kept,
 }
 
 /// A run: the summary fields plus its pages.
@@ -41,17 +41,14 @@ impl<'a> Json<'a> {
         Json {
             layout,
             out,
-            runs: Vec::new(),
+            runs: Kept::default(),
         }
     }
 }
 
 impl Reporter for Json<'_> {
     fn page(&mut self, mode: Strategy, page: PageResult) -> io::Result<()> {
-        match self.runs.last_mut() {
-            Some((m, pages)) if *m == mode => pages.push(page),
-            _ => self.runs.push((mode, vec![page])),
-        }
+        self.runs.keep(mode, page);
         Ok(())
     }
 

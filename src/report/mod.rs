@@ -128,6 +128,26 @@ pub fn reporter<'a>(
     }
 }
 
+/// Pages kept by the reporters that write at the end (table, JSON), grouped by loop in run order.
+#[derive(Default)]
+pub struct Kept(Vec<(Strategy, Vec<PageResult>)>);
+
+impl Kept {
+    fn keep(&mut self, mode: Strategy, page: PageResult) {
+        match self.0.last_mut() {
+            Some((m, pages)) if *m == mode => pages.push(page),
+            _ => self.0.push((mode, vec![page])),
+        }
+    }
+}
+
+impl std::ops::Deref for Kept {
+    type Target = [(Strategy, Vec<PageResult>)];
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
 /// One page as serialized in JSON, NDJSON and (flattened) CSV.
 #[derive(Serialize)]
 pub struct PageRecord<'a> {

@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use super::{Layout, Reporter, RunSummary, Speedup};
+use super::{Kept, Layout, Reporter, RunSummary, Speedup};
 use crate::cli::Strategy;
 use crate::fetch::PageResult;
 
@@ -15,7 +15,7 @@ pub struct Table<'a> {
     out: Box<dyn Write + 'a>,
     /// Warnings (pages whose size differs between loops).
     err: Option<Box<dyn Write + 'a>>,
-    runs: Vec<(Strategy, Vec<PageResult>)>,
+    runs: Kept,
 }
 
 impl<'a> Table<'a> {
@@ -24,7 +24,7 @@ impl<'a> Table<'a> {
             layout,
             out,
             err,
-            runs: Vec::new(),
+            runs: Kept::default(),
         }
     }
 
@@ -64,11 +64,11 @@ impl<'a> Table<'a> {
         let w = &mut self.out;
         let count = self.runs.iter().map(|(_, p)| p.len()).max().unwrap_or(0);
         write!(w, "{:>5}  {:<INPUT_WIDTH$}", "", "")?;
-        for (mode, _) in &self.runs {
+        for (mode, _) in self.runs.iter() {
             write!(w, "  {:>21}", mode.name())?;
         }
         write!(w, "\n{:>5}  {:<INPUT_WIDTH$}", "#", "input")?;
-        for _ in &self.runs {
+        for _ in self.runs.iter() {
             write!(w, "  {:>10} {:>10}", "bytes", "time")?;
         }
         writeln!(w)?;
@@ -79,7 +79,7 @@ impl<'a> Table<'a> {
                 .find_map(|(_, p)| p.get(i))
                 .map_or("", |p| p.job.input.as_str());
             write!(w, "{i:>5}  {:<INPUT_WIDTH$}", clip(input))?;
-            for (_, pages) in &self.runs {
+            for (_, pages) in self.runs.iter() {
                 match pages.get(i) {
                     Some(p) if p.ok() => write!(w, "  {:>10} {:>10}", p.bytes, human(p.elapsed))?,
                     Some(_) => write!(w, "  {:>10} {:>10}", "failed", "-")?,
@@ -88,7 +88,7 @@ impl<'a> Table<'a> {
             }
             writeln!(w)?;
         }
-        for (mode, pages) in &self.runs {
+        for (mode, pages) in self.runs.iter() {
             for p in pages.iter().filter(|p| !p.ok()) {
                 let e = p.error.as_ref().expect("filtered on failure");
                 writeln!(w, "{:>5}  {}: {e}", p.job.index, mode.name())?;
@@ -106,7 +106,7 @@ impl<'a> Table<'a> {
         let (Some(err), Some((first_mode, first))) = (self.err.as_mut(), self.runs.first()) else {
             return Ok(());
         };
-        for (mode, pages) in &self.runs[1..] {
+        for (mode, pages) in self.runs[1..].iter() {
             for (a, b) in first.iter().zip(pages) {
                 if a.ok() && b.ok() && a.bytes != b.bytes {
                     writeln!(
@@ -123,10 +123,7 @@ impl<'a> Table<'a> {
 
 impl Reporter for Table<'_> {
     fn page(&mut self, mode: Strategy, page: PageResult) -> io::Result<()> {
-        match self.runs.last_mut() {
-            Some((m, pages)) if *m == mode => pages.push(page),
-            _ => self.runs.push((mode, vec![page])),
-        }
+        self.runs.keep(mode, page);
         Ok(())
     }
 
