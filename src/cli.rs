@@ -31,7 +31,7 @@ pub struct Cli {
 pub enum Command {
     /// Fetch every input and print size, status and time per page, in input order
     Fetch(FetchArgs),
-    /// Run several loops on the same inputs, print each and the speedup over sequential
+    /// Run several loops on the same inputs, print each and the speedup over the first loop
     Compare(CompareArgs),
     /// Run the built-in loopback test server (for trying, benchmarking and CI without internet)
     Serve(ServeArgs),
@@ -58,7 +58,7 @@ pub struct FetchArgs {
 pub struct CompareArgs {
     #[command(flatten)]
     pub input: InputArgs,
-    /// Loops to run, comma-separated, in this order
+    /// Loops to run, comma-separated, in this order; the first is the baseline of the speedup
     #[arg(
         long,
         value_name = "LIST",
@@ -117,7 +117,7 @@ pub struct RequestArgs {
     /// Count an HTTP status >= 400 as a failed page
     #[arg(long)]
     pub fail: bool,
-    /// Run the whole fetch N times; report min / median / max wall time
+    /// Run the whole fetch N times; report min / median / max wall time (rows are the last run's)
     #[arg(long, value_name = "N", default_value = "1",
           value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
@@ -137,7 +137,20 @@ pub struct OutputArgs {
     pub quiet: bool,
 }
 
+const SERVE_ROUTES: &str = "\
+Routes:
+  GET /search?q=TERM  a page of 10,000-59,999 bytes (a pure function of TERM), after --latency
+                      plus up to --jitter (derived from TERM)
+Per-request overrides (query parameters):
+  ms=N                answer after N milliseconds instead
+  bytes=N             a body of exactly N bytes
+  status=N            answer with HTTP status N
+
+The first stdout line is the address (ADDR:PORT). The first Ctrl-C or SIGTERM stops accepting and
+lets requests in flight finish (up to 5 s), then exits 0; a second one exits at once (130/143).";
+
 #[derive(Debug, Args)]
+#[command(after_help = SERVE_ROUTES)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the address is printed on stdout)
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
@@ -208,13 +221,68 @@ pub enum ProgressWhen {
     Never,
 }
 
+/// clap's error text (`error: ...`, tips, usage, "For more information...") as one line and a hint:
+/// `("unexpected argument '--x' found (tip: ...)", "try 'pagefetch fetch --help'")`.
+pub fn one_line_error(e: &clap::Error) -> (String, String) {
+    // Display of clap's styled text is the plain text. The message itself may span lines (a value
+    // with a newline in it), so it ends where clap's own tips, usage or hint begin.
+    let text = e.render().to_string();
+    let end = ["\n\n  tip: ", "\n\nUsage: ", "\n\nFor more information"]
+        .iter()
+        .filter_map(|marker| text.find(marker))
+        .min()
+        .unwrap_or(text.len());
+    let first = text[..end].trim().replace("\n  [", " [");
+    let first = first.strip_prefix("error: ").unwrap_or(&first);
+    let (mut tips, mut command) = (Vec::new(), None);
+    for line in text[end..].lines().map(str::trim) {
+        if let Some(tip) = line.strip_prefix("tip: ") {
+            tips.push(tip);
+        } else if let Some(usage) = line.strip_prefix("Usage: ") {
+            let words = usage.split_whitespace();
+            let path: Vec<&str> = words
+                .take_while(|w| !w.starts_with(['[', '<', '-']))
+                .collect();
+            command = Some(path.join(" "));
+        }
+    }
+    let line = match tips.is_empty() {
+        true => first.to_string(),
+        false => format!("{first} (tip: {})", tips.join("; ")),
+    };
+    let command = command
+        .filter(|c| c.contains(' '))
+        .unwrap_or_else(subcommand_path);
+    (line, format!("try '{command} --help'"))
+}
+
+/// `pagefetch fetch` when the command line names a subcommand, else `pagefetch`: for the hint of
+/// an error whose text has no usage line to take it from.
+fn subcommand_path() -> String {
+    use clap::CommandFactory;
+    let cli = Cli::command();
+    let named = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .filter(|a| cli.find_subcommand(a).is_some());
+    match named {
+        Some(sub) => format!("pagefetch {sub}"),
+        None => "pagefetch".into(),
+    }
+}
+
 fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (examples: 250ms, 2s, 1m)"))
 }
 
+/// A limit: at least 1 ms, the resolution of the timer that enforces it (a shorter one would be
+/// rounded up to the next timer tick and let a page finish "within" a 1 ns limit).
 fn parse_duration(s: &str) -> Result<Duration, String> {
     match parse_duration_or_zero(s)? {
         d if d.is_zero() => Err("must be greater than zero".into()),
+        d if d < Duration::from_millis(1) => {
+            Err("must be at least 1ms (the timer's resolution)".into())
+        }
         d => Ok(d),
     }
 }
@@ -293,6 +361,9 @@ mod tests {
         assert!(parse(&["fetch", "-c", "0", "x"]).is_err());
         assert!(parse(&["fetch", "--timeout", "0s", "x"]).is_err());
         assert!(parse(&["fetch", "--timeout", "soon", "x"]).is_err());
+        assert!(parse(&["fetch", "--timeout", "1ns", "x"]).is_err());
+        assert!(parse(&["fetch", "--connect-timeout", "999us", "x"]).is_err());
+        assert!(parse(&["fetch", "--timeout", "1ms", "x"]).is_ok());
     }
 
     #[test]

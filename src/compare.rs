@@ -1,17 +1,23 @@
 //! Runs one or more loops over the same jobs (`fetch` is the one-loop case), `--repeat` times, and
 //! hands the last run of each loop to the reporter. Ctrl-C / SIGTERM stop the current run: finished
-//! pages are still reported in order and the rest are marked cancelled.
+//! pages are still reported in order, the rest are marked cancelled, and every loop that completed
+//! a round still gets its summary.
 
+use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use crate::cli::Strategy;
 use crate::exit::{Outcome, Signals};
 use crate::fetch::{self, Fetcher, PageResult, Settings};
 use crate::order::InOrder;
+use crate::output;
 use crate::progress;
 use crate::report::{Repeat, Reporter, RunSummary, Speedup};
 use crate::stats;
 use crate::template::Jobs;
+
+/// How often buffered records are written out while a run goes on.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// Everything a run needs, as plain values (no clap types below this point).
 pub struct Plan {
@@ -28,8 +34,8 @@ struct Tally {
     ok: usize,
     failed: usize,
     bytes: u64,
-    /// Page times in whole microseconds: 4 bytes a page (1,000,000 pages: 4 MB), exact enough for
-    /// percentiles.
+    /// Times of the pages that got a response, in rounded microseconds: 4 bytes a page (1,000,000
+    /// pages: 4 MB), exact enough for percentiles.
     page_times_us: Vec<u32>,
 }
 
@@ -41,8 +47,61 @@ impl Tally {
             self.failed += 1;
         }
         self.bytes += page.bytes;
-        let us = u32::try_from(page.elapsed.as_micros()).unwrap_or(u32::MAX);
-        self.page_times_us.push(us);
+        if page.status.is_some() {
+            let us = u32::try_from(stats::micros(page.elapsed)).unwrap_or(u32::MAX);
+            self.page_times_us.push(us);
+        }
+    }
+}
+
+/// One run of one loop, as it ended.
+struct Run {
+    tally: Tally,
+    wall: Duration,
+    /// The exit code of the signal that stopped it.
+    signal: Option<i32>,
+}
+
+/// What one loop has done over the rounds so far.
+struct History {
+    mode: Strategy,
+    concurrency: usize,
+    /// Wall times of the completed runs.
+    walls: Vec<Duration>,
+    /// Failed pages over every run, the interrupted one included.
+    failed_pages: usize,
+    /// The summary of its latest run, and whether the reporter has seen it.
+    latest: Option<(RunSummary, bool)>,
+}
+
+impl History {
+    fn record(&mut self, run: Run, repeat: usize) -> &RunSummary {
+        if run.signal.is_none() {
+            self.walls.push(run.wall);
+        }
+        self.failed_pages += run.tally.failed;
+        let repeat = (repeat > 1 && !self.walls.is_empty()).then(|| Repeat {
+            runs: self.walls.len(),
+            min: self.walls.iter().copied().min().unwrap_or_default(),
+            median: stats::median(&self.walls).unwrap_or_default(),
+            max: self.walls.iter().copied().max().unwrap_or_default(),
+            failed_pages: self.failed_pages,
+        });
+        let mut page_times_us = run.tally.page_times_us;
+        page_times_us.sort_unstable();
+        let summary = RunSummary {
+            mode: self.mode,
+            concurrency: self.concurrency,
+            pages: run.tally.ok + run.tally.failed,
+            ok: run.tally.ok,
+            failed: run.tally.failed,
+            bytes: run.tally.bytes,
+            wall: run.wall,
+            page_times_us,
+            repeat,
+            interrupted: run.signal.is_some(),
+        };
+        &self.latest.insert((summary, false)).0
     }
 }
 
@@ -53,63 +112,32 @@ pub async fn run_modes(
     reporter: &mut dyn Reporter,
 ) -> anyhow::Result<Outcome> {
     let mut signals = Signals::new()?;
-    let mut walls: Vec<Vec<Duration>> = vec![Vec::new(); modes.len()];
-    let mut failed_pages = vec![0usize; modes.len()];
-    let mut finals: Vec<RunSummary> = Vec::new();
+    let reporter = RefCell::new(reporter);
+    let mut loops: Vec<History> = modes
+        .iter()
+        .map(|&mode| History {
+            mode,
+            concurrency: match mode {
+                Strategy::Sequential => 1,
+                _ => plan.concurrency,
+            },
+            walls: Vec::new(),
+            failed_pages: 0,
+            latest: None,
+        })
+        .collect();
     let mut interrupted = None;
     'rounds: for round in 0..plan.repeat {
-        let last = round + 1 == plan.repeat;
-        for (m, &mode) in modes.iter().enumerate() {
-            let concurrency = if mode == Strategy::Sequential {
-                1
-            } else {
-                plan.concurrency
-            };
-            // A fresh client per run: no loop inherits warm connections from the one before it.
-            let fetcher = Fetcher::new(&plan.settings, concurrency)?;
-            let label = match plan.repeat {
-                1 => mode.name().to_string(),
-                n => format!("{} {}/{n}", mode.name(), round + 1),
-            };
-            let bar = progress::bar(plan.progress, plan.jobs.len(), label);
-            let mut tally = Tally::default();
-            let mut sink = |page: PageResult| {
-                tally.add(&page);
-                if last {
-                    reporter.page(mode, page)
-                } else {
-                    Ok(())
+        let last_round = round + 1 == plan.repeat;
+        for history in loops.iter_mut() {
+            let run = run_once(plan, history, round, last_round, &reporter, &mut signals).await?;
+            let signal = run.signal;
+            history.record(run, plan.repeat);
+            if last_round || signal.is_some() {
+                if let Some((summary, reported)) = history.latest.as_mut() {
+                    reporter.borrow_mut().run_done(summary)?;
+                    *reported = true;
                 }
-            };
-            let start = Instant::now();
-            let mut order = InOrder::new(&mut sink, bar.clone());
-            let signal = {
-                let work = fetch::fetch_all(mode, &fetcher, &plan.jobs, concurrency, &mut order);
-                tokio::select! {
-                    done = work => { done?; None }
-                    code = signals.recv() => Some(code),
-                }
-            };
-            if signal.is_some() {
-                order.finish_cancelled(&plan.jobs)?;
-            }
-            drop(order);
-            let wall = start.elapsed();
-            bar.finish_and_clear();
-            walls[m].push(wall);
-            failed_pages[m] += tally.failed;
-            if last || signal.is_some() {
-                let summary = summarize(
-                    mode,
-                    concurrency,
-                    tally,
-                    wall,
-                    &walls[m],
-                    failed_pages[m],
-                    signal.is_some(),
-                );
-                reporter.run_done(&summary)?;
-                finals.push(summary);
             }
             if signal.is_some() {
                 interrupted = signal;
@@ -117,42 +145,100 @@ pub async fn run_modes(
             }
         }
     }
-    reporter.finish(&finals, &Speedup::compute(&finals))?;
+    // Interrupted in an early round: the loops that completed rounds still get their summaries.
+    let mut finals = Vec::new();
+    for (summary, reported) in loops.iter_mut().filter_map(|h| h.latest.as_mut()) {
+        if !*reported {
+            reporter.borrow_mut().run_done(summary)?;
+        }
+        finals.push(summary.clone());
+    }
+    reporter
+        .borrow_mut()
+        .finish(&finals, &Speedup::compute(&finals))?;
     Ok(match interrupted {
-        Some(code) => Outcome::Interrupted(code),
-        None if failed_pages.iter().any(|&f| f > 0) => Outcome::PagesFailed,
+        Some(code) => {
+            output::warn(format_args!(
+                "pagefetch: interrupted; unfinished pages are marked cancelled"
+            ));
+            Outcome::Interrupted(code)
+        }
+        None if loops.iter().any(|h| h.failed_pages > 0) => Outcome::PagesFailed,
         None => Outcome::AllOk,
     })
 }
 
-fn summarize(
-    mode: Strategy,
-    concurrency: usize,
-    tally: Tally,
-    wall: Duration,
-    walls: &[Duration],
-    failed_pages: usize,
-    interrupted: bool,
-) -> RunSummary {
-    let mut page_times_us = tally.page_times_us;
-    page_times_us.sort_unstable();
-    let repeat = (walls.len() > 1).then(|| Repeat {
-        runs: walls.len(),
-        min: walls.iter().copied().min().unwrap_or_default(),
-        median: stats::median(walls).unwrap_or_default(),
-        max: walls.iter().copied().max().unwrap_or_default(),
-        failed_pages,
-    });
-    RunSummary {
-        mode,
-        concurrency,
-        pages: tally.ok + tally.failed,
-        ok: tally.ok,
-        failed: tally.failed,
-        bytes: tally.bytes,
+/// One run of one loop. Pages reach the reporter only in the last round (rows show the last run).
+async fn run_once(
+    plan: &Plan,
+    history: &History,
+    round: usize,
+    last_round: bool,
+    reporter: &RefCell<&mut dyn Reporter>,
+    signals: &mut Signals,
+) -> anyhow::Result<Run> {
+    let mode = history.mode;
+    // A fresh client per run: no loop inherits warm connections from the one before it.
+    let fetcher = Fetcher::new(&plan.settings, history.concurrency)?;
+    let label = match plan.repeat {
+        1 => mode.name().to_string(),
+        n => format!("{} {}/{n}", mode.name(), round + 1),
+    };
+    let bar = progress::bar(plan.progress, plan.jobs.len(), label);
+    let mut tally = Tally::default();
+    let mut sink = |page: PageResult| {
+        tally.add(&page);
+        match last_round {
+            // Never borrowed across an await: the sink and the flush below run one at a time.
+            true => reporter.borrow_mut().page(mode, page),
+            false => Ok(()),
+        }
+    };
+    let start = Instant::now();
+    let mut order = InOrder::new(&mut sink, bar.clone());
+    let signal = {
+        let work = fetch::fetch_all(mode, &fetcher, &plan.jobs, history.concurrency, &mut order);
+        tokio::pin!(work);
+        let mut flush = tokio::time::interval_at(start.into(), FLUSH_EVERY);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                done = &mut work => { done?; break None; }
+                code = signals.recv() => break Some(code),
+                _ = flush.tick() => reporter.borrow_mut().flush()?,
+            }
+        }
+    };
+    if signal.is_some() {
+        order.finish_cancelled(&plan.jobs)?;
+    }
+    drop(order);
+    let wall = start.elapsed();
+    bar.finish_and_clear();
+    Ok(Run {
+        tally,
         wall,
-        page_times_us,
-        repeat,
-        interrupted,
+        signal,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testdata::pages;
+
+    #[test]
+    fn page_times_count_only_pages_that_answered_and_round_like_the_rows() {
+        let mut ps = pages();
+        ps[0].elapsed = Duration::from_nanos(6_266_500);
+        let mut tally = Tally::default();
+        for p in &ps {
+            tally.add(p);
+        }
+        // pear was refused: no response, no time in the percentiles.
+        assert_eq!(tally.page_times_us, [6267, 150_000]);
+        assert_eq!((tally.ok, tally.failed), (2, 1));
+        let row = crate::report::PageRecord::new(Strategy::Joinset, &ps[0]).elapsed_ms;
+        assert_eq!(row, 6.267);
     }
 }

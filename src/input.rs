@@ -140,7 +140,9 @@ pub fn terms_from_args<S: AsRef<str>>(args: &[S]) -> Terms {
     terms
 }
 
-/// Appends one term per non-blank, non-comment line. CRLF is accepted.
+/// Appends one term per non-blank, non-comment line. CRLF is accepted, and so is a UTF-8 byte-order
+/// mark at the start (editors on Windows write one). Text in another encoding is refused as a whole:
+/// read as UTF-8, UTF-16 would turn every line into garbage terms.
 pub fn read_lines(mut r: impl BufRead, source: &str, out: &mut Terms) -> io::Result<()> {
     out.source = source.into();
     let mut buf = Vec::new();
@@ -150,31 +152,62 @@ pub fn read_lines(mut r: impl BufRead, source: &str, out: &mut Terms) -> io::Res
         if n == 0 {
             break;
         }
+        if line == 1 {
+            check_encoding(&buf)?;
+            if buf.starts_with(UTF8_BOM) {
+                buf.drain(..UTF8_BOM.len());
+            }
+        }
         let origin = Origin::Line {
             source,
             line: line as u32,
         };
+        let bad = |why: &str| format!("{origin}: {why}");
         if overlong {
-            out.push(
-                Err(&format!(
-                    "{origin}: longer than {} KiB",
-                    MAX_LINE_BYTES / 1024
-                )),
-                line,
-                true,
-            )?;
+            let why = format!("longer than {} KiB", MAX_LINE_BYTES / 1024);
+            out.push(Err(&bad(&why)), line, true)?;
             continue;
         }
         match std::str::from_utf8(&buf) {
             Ok(s) => match s.trim() {
                 "" => continue,
                 t if t.starts_with('#') => continue,
+                t if t.contains('\0') => out.push(Err(&bad("contains a NUL byte")), line, true)?,
                 t => out.push(Ok(t), line, true)?,
             },
-            Err(_) => out.push(Err(&format!("{origin}: not valid UTF-8")), line, true)?,
+            Err(_) => out.push(Err(&bad("not valid UTF-8")), line, true)?,
         }
     }
     Ok(())
+}
+
+/// Every byte at an even position (0, 2, 4...) of `l` is zero.
+fn zero_every_other(l: &[u8]) -> bool {
+    l.iter().step_by(2).all(|&b| b == 0)
+}
+
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// Refuses input whose first line shows it is UTF-16 or UTF-32 (by its byte-order mark, or by a
+/// zero byte in every other position, which is what ASCII looks like in UTF-16).
+fn check_encoding(first_line: &[u8]) -> io::Result<()> {
+    let encoding = match first_line {
+        [0xff, 0xfe, 0, 0, ..] => "UTF-32LE",
+        [0, 0, 0xfe, 0xff, ..] => "UTF-32BE",
+        [0xff, 0xfe, ..] => "UTF-16LE",
+        [0xfe, 0xff, ..] => "UTF-16BE",
+        l if l.len() >= 4 && (zero_every_other(l) || zero_every_other(&l[1..])) => {
+            "UTF-16 (no byte-order mark)"
+        }
+        _ => return Ok(()),
+    };
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "the text is {encoding}, not UTF-8; convert it first (iconv -f {} -t UTF-8)",
+            encoding.split(' ').next().unwrap_or(encoding)
+        ),
+    ))
 }
 
 /// Reads one line (without its `\n`) into `buf`, keeping at most `max` bytes and skipping the rest.
@@ -266,6 +299,43 @@ mod tests {
         assert_eq!(got[1], Err("line 2 of in.txt: not valid UTF-8".into()));
         assert_eq!(got[2], Err("line 3 of in.txt: longer than 64 KiB".into()));
         assert_eq!(got[3], Ok("pear".into()));
+    }
+
+    #[test]
+    fn a_utf8_bom_is_stripped_and_a_nul_makes_an_error_row() {
+        let got = texts(b"\xef\xbb\xbfhttp://127.0.0.1:18080/ok\na\0b\npear\n");
+        assert_eq!(got[0], Ok("http://127.0.0.1:18080/ok".into()));
+        assert_eq!(got[1], Err("line 2 of in.txt: contains a NUL byte".into()));
+        assert_eq!(got[2], Ok("pear".into()));
+        // A BOM on its own line is an empty line; a BOM later in the file is not stripped.
+        assert_eq!(texts(b"\xef\xbb\xbf\napple\n"), vec![Ok("apple".into())]);
+        assert_eq!(texts(b"a\n\xef\xbb\xbfb\n")[1], Ok("\u{feff}b".into()));
+    }
+
+    #[test]
+    fn utf16_and_utf32_are_refused_by_name() {
+        let utf16le: Vec<u8> = "\u{feff}apple\npear\n"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        let utf16be: Vec<u8> = "\u{feff}apple\n"
+            .encode_utf16()
+            .flat_map(u16::to_be_bytes)
+            .collect();
+        let no_bom: Vec<u8> = "apple\n"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        for (bytes, name) in [
+            (utf16le, "UTF-16LE"),
+            (utf16be, "UTF-16BE"),
+            (no_bom, "UTF-16 (no byte-order mark)"),
+            (b"\xff\xfe\0\0a\0\0\0".to_vec(), "UTF-32LE"),
+        ] {
+            let err = terms_from_reader(&bytes[..], "in.txt").unwrap_err();
+            assert!(err.to_string().contains(name), "{name}: {err}");
+            assert!(err.to_string().contains("not UTF-8"), "{err}");
+        }
     }
 
     #[test]

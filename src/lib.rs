@@ -9,13 +9,15 @@ pub mod fetch;
 pub mod input;
 pub mod limits;
 pub mod order;
+pub mod output;
 pub mod progress;
 pub mod report;
 pub mod server;
 pub mod stats;
 pub mod template;
+pub mod term;
 
-use std::io::{self, Write};
+use std::io::Write;
 
 use cli::{Cli, Command, InputArgs, OutputArgs, RequestArgs, ServeArgs, Strategy};
 use compare::{run_modes, Plan};
@@ -90,7 +92,7 @@ async fn fetch_or_compare(
     run_modes(&plan, modes, reporter.as_mut()).await
 }
 
-/// `pagefetch serve`: prints the bound address as the first stdout line, serves until Ctrl-C.
+/// `pagefetch serve`: prints the bound address as the first stdout line, serves until a signal.
 async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     let config = ServerConfig {
         latency: args.latency,
@@ -98,39 +100,53 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     };
     let mut signals = Signals::new()?;
     limits::raise_open_files();
-    let server = Server::start(args.addr, config).await?;
-    let mut out = io::stdout();
+    let mut server = Server::start(args.addr, config).await?;
+    let mut out = output::Stdout::new();
     writeln!(out, "{}", server.addr())?;
     out.flush()?;
-    eprintln!(
+    output::warn(format_args!(
         "pagefetch serve: listening on http://{addr} (try: pagefetch fetch -t 'http://{addr}/search?q={{}}' apple pear)",
         addr = server.addr()
-    );
-    let code = signals.recv().await;
+    ));
+    signals.recv().await;
     // First signal: stop accepting, let requests in flight finish (up to 5 s). A second one quits now.
-    eprintln!(
-        "pagefetch serve: stopping ({} requests served)",
-        server.stats().requests()
-    );
+    server.stop_accepting();
+    output::warn(format_args!(
+        "pagefetch serve: stopping; {} requests served, {} in flight",
+        server.stats().requests(),
+        server.stats().in_flight()
+    ));
     let drain = async {
         while server.stats().in_flight() > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
     };
-    tokio::select! {
-        _ = tokio::time::timeout(std::time::Duration::from_secs(5), drain) => {}
-        _ = signals.recv() => {}
-    }
+    let outcome = tokio::select! {
+        drained = tokio::time::timeout(std::time::Duration::from_secs(5), drain) => {
+            let left = server.stats().in_flight();
+            match drained {
+                Ok(()) => output::warn(format_args!("pagefetch serve: stopped")),
+                Err(_) => output::warn(format_args!(
+                    "pagefetch serve: stopped; {left} requests still in flight after 5 s were cut off"
+                )),
+            }
+            Outcome::AllOk
+        }
+        code = signals.recv() => {
+            output::warn(format_args!("pagefetch serve: stopped at once"));
+            Outcome::Interrupted(code)
+        }
+    };
     drop(server);
-    Ok(Outcome::Interrupted(code))
+    Ok(outcome)
 }
 
-/// Buffered stdout for reporters. Not locked: a lock must never be held across an await.
+/// Buffered stdout for reporters; its errors say they were writing stdout.
 pub fn stdout_sink() -> Box<dyn Write> {
-    Box::new(io::BufWriter::with_capacity(64 * 1024, io::stdout()))
+    Box::new(output::Stdout::new())
 }
 
-/// stderr for human summaries and warnings, unless `--quiet`.
+/// stderr for human summaries and warnings, unless `--quiet`. Writing it never fails.
 pub fn stderr_sink(quiet: bool) -> Option<Box<dyn Write>> {
-    (!quiet).then(|| Box::new(io::stderr()) as Box<dyn Write>)
+    (!quiet).then(|| Box::new(output::Stderr) as Box<dyn Write>)
 }

@@ -1,12 +1,25 @@
-use std::io;
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use pagefetch::cli::Cli;
-use pagefetch::exit::{self, Outcome};
+use pagefetch::cli::{self, Cli};
+use pagefetch::exit;
+use pagefetch::output::{self, Stderr};
+use pagefetch::term::escape;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    std::panic::set_hook(Box::new(|info| {
+        // A bug, not a usage error: one line, no backtrace, and no panic while reporting it.
+        let _ = writeln!(
+            Stderr,
+            "pagefetch: internal error: {}",
+            escape(&info.to_string())
+        );
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     // One thread: the loops are I/O-bound, a single-threaded runtime spends less CPU per request, and
     // it lets the sequential loop hand its connection back to the pool before the next request (on
     // a multi-threaded runtime that race opened a second connection now and then).
@@ -21,26 +34,31 @@ fn main() -> ExitCode {
     // Do not wait for stray tasks (a server's idle connections) at exit.
     runtime.shutdown_background();
     match result {
-        Ok(outcome @ Outcome::Interrupted(_)) => {
-            eprintln!("pagefetch: interrupted; unfinished pages are marked cancelled");
-            code(outcome.code())
-        }
         Ok(outcome) => code(outcome.code()),
-        // `pagefetch ... | head`: the reader left; that is not an error (as in ripgrep).
-        Err(e) if is_broken_pipe(&e) => code(exit::SUCCESS),
+        Err(e) if output::is_stdout_closed(&e) => code(exit::SUCCESS),
         Err(e) => fail(&e),
     }
 }
 
 fn fail(e: &anyhow::Error) -> ExitCode {
-    eprintln!("pagefetch: error: {e:#}");
+    let _ = writeln!(Stderr, "pagefetch: error: {}", escape(&format!("{e:#}")));
     code(exit::USAGE)
 }
 
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain()
-        .filter_map(|c| c.downcast_ref::<io::Error>())
-        .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
+/// clap's help and version as clap prints them; its errors as one line plus a hint.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind::*;
+    if matches!(
+        e.kind(),
+        DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return code(e.exit_code());
+    }
+    let (line, hint) = cli::one_line_error(e);
+    let _ = writeln!(Stderr, "pagefetch: error: {}", escape(&line));
+    let _ = writeln!(Stderr, "  {}", escape(&hint));
+    code(e.exit_code())
 }
 
 fn code(c: i32) -> ExitCode {

@@ -101,11 +101,7 @@ mod tests {
     use crate::template::{Job, Template};
 
     fn job(index: usize) -> Arc<Job> {
-        Arc::new(Job {
-            index,
-            input: format!("t{index}"),
-            url: Err("unused".into()),
-        })
+        Arc::new(Job::new(index, format!("t{index}"), Err("unused".into())))
     }
 
     #[test]

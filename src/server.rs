@@ -58,6 +58,7 @@ impl Stats {
 pub struct Server {
     addr: SocketAddr,
     stats: Arc<Stats>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -69,8 +70,21 @@ impl Server {
             .with_context(|| format!("cannot listen on {addr}"))?;
         let addr = listener.local_addr()?;
         let stats = Arc::new(Stats::default());
-        let task = tokio::spawn(accept_loop(listener, config, stats.clone()));
-        Ok(Server { addr, stats, task })
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(accept_loop(listener, config, stats.clone(), stopped));
+        Ok(Server {
+            addr,
+            stats,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// Closes the listening socket (new connections are refused); open connections carry on.
+    pub fn stop_accepting(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -94,14 +108,23 @@ impl Drop for Server {
     }
 }
 
-async fn accept_loop(listener: TcpListener, config: ServerConfig, stats: Arc<Stats>) {
+async fn accept_loop(
+    listener: TcpListener,
+    config: ServerConfig,
+    stats: Arc<Stats>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
     let mut conns = JoinSet::new();
     loop {
-        let stream = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = &mut stop => break,
+        };
+        let stream = match accepted {
             Ok((stream, _)) => stream,
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of spinning.
-                eprintln!("pagefetch serve: accept failed: {e}");
+                crate::output::warn(format_args!("pagefetch serve: accept failed: {e}"));
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
@@ -119,6 +142,9 @@ async fn accept_loop(listener: TcpListener, config: ServerConfig, stats: Arc<Sta
         // Reap finished connection tasks so the set does not grow with every connection ever made.
         while conns.try_join_next().is_some() {}
     }
+    drop(listener);
+    // Keep serving the open connections until the server is dropped.
+    while conns.join_next().await.is_some() {}
 }
 
 async fn respond(

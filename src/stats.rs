@@ -31,9 +31,30 @@ pub fn speedup(baseline: Duration, run: Duration) -> Option<f64> {
     Some(baseline.as_secs_f64() / run.as_secs_f64())
 }
 
+/// Whole microseconds, rounded half up: the one rounding step every printed figure goes through,
+/// so a row and the summary computed from the same page never disagree in the last digit.
+pub fn micros(d: Duration) -> u64 {
+    u64::try_from((d.as_nanos() + 500) / 1000).unwrap_or(u64::MAX)
+}
+
 /// Milliseconds as a float with microsecond resolution, for serialized `*_ms` fields.
 pub fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1e6).round() / 1e3
+    micros(d) as f64 / 1e3
+}
+
+/// `85 µs`, `312.4 ms`, `2.31 s`: from the rounded microseconds, in integer arithmetic, so the
+/// same duration always prints the same text.
+pub fn human(d: Duration) -> String {
+    let us = micros(d);
+    let tenths_of_ms = (us + 50) / 100;
+    if us < 1000 {
+        format!("{us} µs")
+    } else if tenths_of_ms < 10_000 {
+        format!("{}.{} ms", tenths_of_ms / 10, tenths_of_ms % 10)
+    } else {
+        let hundredths = (us + 5_000) / 10_000;
+        format!("{}.{:02} s", hundredths / 100, hundredths % 100)
+    }
 }
 
 #[cfg(test)]
@@ -77,5 +98,18 @@ mod tests {
     #[test]
     fn ms_rounds_to_microseconds() {
         assert_eq!(ms(Duration::from_nanos(1_234_567)), 1.235);
+        assert_eq!(ms(Duration::from_nanos(6_266_500)), 6.267);
+        assert_eq!(micros(Duration::from_nanos(6_266_499)), 6266);
+    }
+
+    #[test]
+    fn human_durations_round_once() {
+        assert_eq!(human(Duration::from_micros(312_400)), "312.4 ms");
+        assert_eq!(human(Duration::from_micros(312_450)), "312.5 ms");
+        assert_eq!(human(Duration::from_millis(2310)), "2.31 s");
+        assert_eq!(human(Duration::from_micros(85)), "85 µs");
+        assert_eq!(human(Duration::from_nanos(999_600)), "1.0 ms");
+        assert_eq!(human(Duration::from_micros(999_960)), "1.00 s");
+        assert_eq!(human(Duration::ZERO), "0 µs");
     }
 }

@@ -1,5 +1,6 @@
 //! Turns terms into URLs: a template parsed once, rendered per term in one pass, and the `Job` list.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
@@ -27,30 +28,42 @@ pub struct Template {
 }
 
 impl Template {
-    /// Checks that `s` has a `{}` and renders to an http(s) URL with a host.
+    /// Checks that `s` has a `{}` in its path or query and renders to an http(s) URL with a host.
     pub fn parse(s: &str) -> anyhow::Result<Self> {
+        let shown = mask_userinfo(s);
         if !s.contains(PLACEHOLDER) {
-            bail!("template {s:?} has no {{}} placeholder for the term");
+            bail!("template {shown:?} has no {{}} placeholder for the term");
+        }
+        let Some((scheme, rest)) = s.split_once("://") else {
+            bail!("template {shown:?} has no scheme: start it with http:// or https://");
+        };
+        if scheme.contains(PLACEHOLDER) {
+            bail!("template {shown:?}: put {{}} in the path or query, not in the scheme or host");
+        }
+        if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+            bail!("template {shown:?} must start with http:// or https://");
         }
         let parts: Vec<String> = s.split(PLACEHOLDER).map(str::to_string).collect();
         let in_path = !parts[0].contains(['?', '#']);
+        // The term may fill a path segment or a query value, never the host or port.
+        let authority_end = rest.find(['/', '?', '#']);
+        if authority_end.is_none_or(|end| rest[..end].contains(PLACEHOLDER) || end == 0) {
+            bail!("template {shown:?}: put {{}} in the path or query, not in the scheme or host");
+        }
+        // The fragment (after `#`) never reaches the server: every term would send the same request.
+        if s.find('#')
+            .is_some_and(|hash| s[hash..].contains(PLACEHOLDER))
+        {
+            bail!(
+                "template {shown:?}: {{}} is in the fragment (after #), which is never sent to the \
+                 server; put it in the path or query"
+            );
+        }
         let t = Template { parts, in_path };
-        // The term may fill a path segment or a query value, never the scheme, host or port.
-        let authority_closed = t.parts[0]
-            .split_once("://")
-            .and_then(|(_, rest)| rest.find(['/', '?', '#']))
-            .is_some_and(|end| end > 0);
-        if !authority_closed {
-            bail!("template {s:?}: put {{}} in the path or query, not in the scheme or host");
-        }
-        let sample = t.render("x");
-        let url =
-            Url::parse(&sample).with_context(|| format!("template {s:?} is not a valid URL"))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            bail!("template {s:?} must start with http:// or https://");
-        }
+        let url = Url::parse(&t.render("x"))
+            .with_context(|| format!("template {shown:?} is not a valid URL"))?;
         if url.host_str().is_none_or(str::is_empty) {
-            bail!("template {s:?} has no host");
+            bail!("template {shown:?} has no host");
         }
         Ok(t)
     }
@@ -85,16 +98,61 @@ impl Template {
 pub struct Job {
     /// 0-based input position.
     pub index: usize,
-    /// The term or URL as given (a password in it is masked).
+    /// The term or URL as given, with any password shown as `***`.
     pub input: String,
     /// The URL to request, or a one-line reason why there is none.
     pub url: Result<Url, String>,
+    /// The URL as shown, when it cannot be derived from `url` by masking its password: a term
+    /// holding `scheme://user:pass@` rendered into the template carries the password encoded.
+    shown_url: Option<String>,
+}
+
+impl Job {
+    /// A job as built by hand (tests, and records made without a term).
+    pub fn new(index: usize, input: String, url: Result<Url, String>) -> Job {
+        Job {
+            index,
+            input,
+            url,
+            shown_url: None,
+        }
+    }
+
+    /// The URL as shown in every output: passwords masked; `None` when the input was unusable.
+    pub fn url_shown(&self) -> Option<std::borrow::Cow<'_, str>> {
+        use std::borrow::Cow;
+        match (&self.shown_url, &self.url) {
+            (Some(s), Ok(_)) => Some(Cow::Borrowed(s)),
+            (None, Ok(u)) if u.password().is_none() => Some(Cow::Borrowed(u.as_str())),
+            (None, Ok(u)) => Some(Cow::Owned(mask(u))),
+            (_, Err(_)) => None,
+        }
+    }
 }
 
 /// True for a term that is itself an http(s) URL (used unchanged).
 fn is_url(term: &str) -> bool {
     let lower = term.get(..8).unwrap_or(term).to_ascii_lowercase();
     lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// Longest URL an HTTP request can carry here (the `http` crate's limit for a request target).
+pub const MAX_URL_BYTES: usize = u16::MAX as usize - 1;
+
+/// The URL, if a request can be made to it: http(s), a host, and a request target `http` accepts.
+fn check(url: Url) -> Result<Url, String> {
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("invalid URL: no host".into());
+    }
+    if url.as_str().len() > MAX_URL_BYTES {
+        return Err(format!(
+            "URL too long ({} bytes; the limit is {MAX_URL_BYTES})",
+            url.as_str().len()
+        ));
+    }
+    http::Uri::try_from(url.as_str())
+        .map_err(|e| format!("invalid URL: not a valid request target ({e})"))?;
+    Ok(url)
 }
 
 /// The jobs of a run, made one at a time from the compact terms as a loop takes them, so memory
@@ -121,31 +179,43 @@ impl Jobs {
     /// The job for input `index`. A bad term becomes a job whose `url` holds the error.
     pub fn get(&self, index: usize) -> Arc<Job> {
         let term = self.terms.get(index);
-        let (input, url) = match term.text {
-            Err(e) => (String::new(), Err(e.to_string())),
+        let at = |e: String| format!("{}: {e}", term.origin);
+        let job = match term.text {
+            Err(e) => Job::new(index, String::new(), Err(e.to_string())),
             Ok(t) if is_url(t) => {
                 let url = Url::parse(t)
-                    .map_err(|e| format!("{}: invalid URL: {e}", term.origin))
-                    .and_then(|u| match u.host_str() {
-                        Some(h) if !h.is_empty() => Ok(u),
-                        _ => Err(format!("{}: invalid URL: no host", term.origin)),
-                    });
+                    .map_err(|e| format!("invalid URL: {e}"))
+                    .and_then(check)
+                    .map_err(at);
+                // Parsed, the URL says exactly where its password is; broken, only the text can.
                 let input = match &url {
                     Ok(u) if u.password().is_some() => mask(u),
-                    _ => t.to_string(),
+                    Ok(_) => t.to_string(),
+                    Err(_) => mask_userinfo(t).into_owned(),
                 };
-                (input, url)
+                Job::new(index, input, url)
             }
             Ok(t) => {
                 let url = match self.template.refuses(t) {
-                    Some(why) => Err(format!("{}: {why}", term.origin)),
+                    Some(why) => Err(at(why)),
                     None => Url::parse(&self.template.render(t))
-                        .map_err(|e| format!("{}: invalid URL: {e}", term.origin)),
+                        .map_err(|e| format!("invalid URL: {e}"))
+                        .and_then(check)
+                        .map_err(at),
                 };
-                (t.to_string(), url)
+                let input = mask_userinfo(t);
+                let shown_url = match (&input, &url) {
+                    (Cow::Owned(masked), Ok(_)) => Some(self.template.render(masked)),
+                    _ => None,
+                };
+                Job {
+                    input: input.into_owned(),
+                    shown_url,
+                    ..Job::new(index, String::new(), url)
+                }
             }
         };
-        Arc::new(Job { index, input, url })
+        Arc::new(job)
     }
 }
 
@@ -158,6 +228,37 @@ pub fn mask(url: &Url) -> String {
     // Cannot fail: the URL already has a password, so it has a host that can carry one.
     let _ = shown.set_password(Some("***"));
     shown.into()
+}
+
+/// `text` with the password of every `scheme://user:password@` in it shown as `***`, whether or not
+/// the URL parses (a URL with a bad port or host must not print its password in the error row).
+/// Where the authority ends is unclear in a broken URL, so this errs on the side of masking: it
+/// takes the last `@` before the next whitespace.
+pub fn mask_userinfo(text: &str) -> Cow<'_, str> {
+    let mut out = String::new();
+    let mut done = 0; // bytes of `text` already copied to `out`
+    let mut from = 0;
+    while let Some(found) = text[from..].find("://") {
+        let start = from + found + 3;
+        let end = text[start..]
+            .find(char::is_whitespace)
+            .map_or(text.len(), |e| start + e);
+        from = end.max(start);
+        let Some(at) = text[start..end].rfind('@').map(|a| start + a) else {
+            continue;
+        };
+        let Some(colon) = text[start..at].find(':').map(|c| start + c) else {
+            continue;
+        };
+        out.push_str(&text[done..=colon]);
+        out.push_str("***");
+        done = at;
+    }
+    if done == 0 {
+        return Cow::Borrowed(text);
+    }
+    out.push_str(&text[done..]);
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -235,9 +336,102 @@ mod tests {
             "ftp://h/{}",
             "not a url {}",
             "http:///{}",
+            "http://{}/x",
+            "http://h:{}/x",
+            "{}://h/x",
         ] {
             assert!(Template::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn template_errors_say_what_to_change() {
+        let err = |s: &str| Template::parse(s).unwrap_err().to_string();
+        assert!(
+            err("localhost:8080/search?q={}").contains("start it with http:// or https://"),
+            "{}",
+            err("localhost:8080/search?q={}")
+        );
+        assert!(err("http://h/page#{}").contains("fragment"));
+        assert!(err("http://h/page?q=x#a{}").contains("fragment"));
+        assert!(err("http://{}/x").contains("not in the scheme or host"));
+        // A password in the template is never printed, even in an error.
+        let e = err("http://user:s3cret@h/search");
+        assert!(!e.contains("s3cret") && e.contains("user:***@"), "{e}");
+        assert!(Template::parse("http://h/p?q={}#top").is_ok());
+    }
+
+    #[test]
+    fn passwords_are_masked_in_text_that_does_not_parse() {
+        for (text, shown) in [
+            (
+                "http://alice:s3cret@127.0.0.1:99999/x",
+                "http://alice:***@127.0.0.1:99999/x",
+            ),
+            ("http://alice:s3cret@/x", "http://alice:***@/x"),
+            ("http://alice:s3cret@[::1/x", "http://alice:***@[::1/x"),
+            ("http://a:p/ss#w@host/", "http://a:***@host/"),
+            (
+                "see ftp://u:pw@h and https://v:pw2@k/",
+                "see ftp://u:***@h and https://v:***@k/",
+            ),
+            ("http://alice@host/", "http://alice@host/"),
+            ("plain term", "plain term"),
+        ] {
+            assert_eq!(mask_userinfo(text), shown, "{text}");
+        }
+    }
+
+    #[test]
+    fn unparsable_inputs_never_show_their_password() {
+        let inputs = [
+            "http://alice:s3cret@127.0.0.1:99999/x",
+            "http://alice:s3cret@/x",
+            "http://alice:s3cret@[::1/x",
+            "https://alice:s3cret@xn--/x",
+            "ftp://alice:s3cret@h/x",
+        ];
+        let jobs = Jobs::new(terms_from_args(&inputs), t("http://h/?q={}"));
+        for i in 0..inputs.len() {
+            let job = jobs.get(i);
+            let shown = format!(
+                "{} {:?} {:?}",
+                job.input,
+                job.url_shown(),
+                job.url.as_ref().err()
+            );
+            assert!(!shown.contains("s3cret"), "{shown}");
+            assert!(job.input.contains("alice:***@"), "{shown}");
+        }
+        // The term went through the template: the URL is sent with it, but shown masked.
+        let ftp = jobs.get(4);
+        assert!(ftp.url.as_ref().unwrap().as_str().contains("s3cret"));
+        assert_eq!(
+            ftp.url_shown().unwrap(),
+            "http://h/?q=ftp%3A%2F%2Falice%3A%2A%2A%2A%40h%2Fx"
+        );
+    }
+
+    #[test]
+    fn a_url_longer_than_a_request_can_carry_is_an_error_row_with_its_line() {
+        // 65,536 bytes: within the 64 KiB line limit, past what a request can carry.
+        let long = format!("http://h/{}", "a".repeat(65_536 - 9));
+        let input = format!("apple\n{long}\n");
+        let terms = crate::input::terms_from_reader(input.as_bytes(), "urls.txt").unwrap();
+        let jobs = Jobs::new(terms, t("http://h/?q={}"));
+        let err = jobs.get(1).url.clone().unwrap_err();
+        assert!(
+            err.starts_with("line 2 of urls.txt: URL too long ("),
+            "{err}"
+        );
+        // A term that only grows too long once encoded is caught the same way.
+        let terms = terms_from_args(&["é".repeat(20_000)]);
+        let err = Jobs::new(terms, t("http://h/?q={}"))
+            .get(0)
+            .url
+            .clone()
+            .unwrap_err();
+        assert!(err.starts_with("argument 1: URL too long"), "{err}");
     }
 
     #[test]
@@ -269,6 +463,12 @@ mod tests {
         assert!(
             err.starts_with("line 7 of urls.txt: invalid URL: "),
             "{err}"
+        );
+        assert!(
+            Jobs::new(terms_from_args(&["http://:80/x"]), t("http://h/?q={}"))
+                .get(0)
+                .url
+                .is_err()
         );
     }
 }

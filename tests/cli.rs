@@ -709,3 +709,84 @@ fn credentials_are_sent_but_never_shown() {
         .to_lowercase()
         .contains("authorization: basic dxnlcjpzm2nym3q=")));
 }
+
+#[test]
+fn no_speedup_when_pages_failed_and_the_table_says_why() {
+    let refused = format!("http://{}/", refused_addr());
+    let out = pagefetch()
+        .args(["compare", &refused, &refused])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("speedup: joinset n/a over sequential (sequential had 2 failed pages"),
+        "{table}"
+    );
+    assert!(table.contains("page time: no page answered"), "{table}");
+    let out = pagefetch()
+        .args(["compare", "--format", "ndjson", &refused])
+        .output()
+        .unwrap();
+    let lines = json_lines(&out.stdout);
+    let last = lines.last().unwrap();
+    assert_eq!(last["type"], "compare");
+    assert_eq!(last["speedup"]["joinset"], Value::Null);
+    assert_eq!(
+        last["speedup_unavailable"]["joinset"],
+        "sequential had 1 failed page"
+    );
+    assert_eq!(lines[1]["page_ms"]["p50"], Value::Null, "{}", lines[1]);
+}
+
+#[test]
+fn speedup_keys_follow_the_modes_and_the_first_is_the_baseline() {
+    let s = TestServer::instant();
+    let out = pagefetch()
+        .args([
+            "compare",
+            "--format",
+            "json",
+            "--modes",
+            "joinset,sequential,join-all",
+        ])
+        .args(["-t", &s.template(), "apple", "pear"])
+        .ok_stdout();
+    let text = String::from_utf8_lossy(&out);
+    let v = json_doc(&out);
+    assert_eq!(v["baseline"], "joinset");
+    let (seq, all) = (text.find("\"sequential\": "), text.find("\"join-all\": "));
+    assert!(seq.unwrap() < all.unwrap(), "{text}");
+    assert!(v["speedup"]["sequential"].is_number() && v["speedup"]["join-all"].is_number());
+}
+
+#[test]
+fn summary_percentiles_are_over_answered_pages_and_match_the_rows() {
+    let s = TestServer::instant();
+    let refused = format!("http://{}/", refused_addr());
+    let slow = s.url("slow", "ms=100");
+    let out = pagefetch()
+        .args(["fetch", "--format", "json", "-m", "sequential"])
+        .args([&refused, &refused, &slow, &s.url("a", "ms=20")])
+        .output()
+        .unwrap();
+    let v = json_doc(&out.stdout);
+    let answered: Vec<f64> = v["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| !p["status"].is_null())
+        .map(|p| p["elapsed_ms"].as_f64().unwrap())
+        .collect();
+    assert_eq!(answered.len(), 2);
+    let max = answered.iter().cloned().fold(0.0, f64::max);
+    let min = answered.iter().cloned().fold(f64::MAX, f64::min);
+    // Nearest rank over the two answered pages: p50 is the faster one, max the slower, to the digit.
+    assert_eq!(v["page_ms"]["max"].as_f64(), Some(max), "{}", v["page_ms"]);
+    assert_eq!(v["page_ms"]["p50"].as_f64(), Some(min), "{}", v["page_ms"]);
+    assert!(
+        min >= 20.0,
+        "a refused page is not the median: {}",
+        v["page_ms"]
+    );
+}

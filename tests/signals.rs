@@ -3,37 +3,19 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Stdio};
+use std::time::Duration;
 
-use common::TestServer;
+use common::{send, wait_for, TestServer};
 use serde_json::Value;
 
 fn spawn(args: &[&str]) -> Child {
-    Command::new(assert_cmd::cargo::cargo_bin("pagefetch"))
+    common::command()
         .args(args)
-        .env("NO_PROXY", "*")
-        .env_remove("HTTP_PROXY")
-        .env_remove("http_proxy")
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn pagefetch")
-}
-
-fn wait_for(what: &str, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn send(child: &Child, signal: i32) {
-    // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
-    let rc = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
-    assert_eq!(rc, 0, "kill failed");
 }
 
 /// Pages: fast, slow (20 s), fast. Interrupt once the slow one is the only request left in flight.
@@ -123,4 +105,108 @@ fn closed_stdout_exits_quietly() {
         .unwrap();
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
+}
+
+fn json_of(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn an_interrupted_compare_gives_no_speedup_and_says_why() {
+    let s = TestServer::instant();
+    let slow = s.url("slow", "ms=1500");
+    let child = spawn(&["compare", "--format", "json", &s.url("a", ""), &slow]);
+    // Sequential completes (2 requests); joinset sends both, and the slow one is in flight.
+    wait_for("the joinset run's slow page", || {
+        s.stats().requests() == 4 && s.stats().in_flight() == 1
+    });
+    send(&child, libc::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let v = json_of(&out);
+    assert_eq!(v["runs"][0]["interrupted"], false);
+    assert_eq!(v["runs"][1]["interrupted"], true);
+    // The cut-short joinset run looks far faster than it was: no speedup from it.
+    assert_eq!(v["speedup"]["joinset"], Value::Null, "{v}");
+    assert_eq!(
+        v["speedup_unavailable"]["joinset"],
+        "joinset was interrupted"
+    );
+}
+
+#[test]
+fn an_interrupt_in_a_later_round_keeps_the_completed_rounds() {
+    let s = TestServer::instant();
+    let slow = s.url("slow", "ms=1000");
+    let child = spawn(&[
+        "compare",
+        "--format",
+        "json",
+        "--repeat",
+        "3",
+        &s.url("a", ""),
+        &slow,
+    ]);
+    // Round 1: sequential (2 requests), joinset (2). Round 2: sequential sends a, then the slow one.
+    wait_for("round 2's slow sequential page", || {
+        s.stats().requests() == 6 && s.stats().in_flight() == 1
+    });
+    send(&child, libc::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let v = json_of(&out);
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "both loops keep a summary: {v}");
+    let (seq, joinset) = (&runs[0], &runs[1]);
+    assert_eq!(seq["interrupted"], true);
+    // Only round 1 completed for either loop; the interrupted round's wall is not in the stats.
+    assert_eq!(seq["repeat"]["runs"], 1, "{seq}");
+    assert!(
+        seq["repeat"]["median_ms"].as_f64().unwrap() >= 1000.0,
+        "{seq}"
+    );
+    assert!(seq["wall_ms"].as_f64().unwrap() < 1000.0, "{seq}");
+    assert_eq!(joinset["interrupted"], false);
+    assert_eq!(joinset["repeat"]["runs"], 1, "{joinset}");
+    assert_eq!(v["speedup"]["joinset"], Value::Null);
+    assert_eq!(
+        v["speedup_unavailable"]["joinset"],
+        "sequential was interrupted"
+    );
+}
+
+#[test]
+fn serve_stops_on_request_after_draining_and_exits_0() {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let mut child = common::command()
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line.trim().to_string();
+        // A request in flight when the signal arrives is answered, not cut off.
+        let url = format!("http://{addr}/search?q=x&ms=500&bytes=42");
+        let fetch = std::thread::spawn(move || {
+            common::pagefetch()
+                .args(["fetch", "--format", "json", &url])
+                .output()
+                .unwrap()
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        send(&child, signal);
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert!(err.contains("pagefetch serve: stopped"), "{err}");
+        assert!(!err.contains("interrupted"), "{err}");
+        let fetched = fetch.join().unwrap();
+        let v = json_of(&fetched);
+        assert_eq!(v["pages"][0]["bytes"], 42, "{v}");
+    }
 }

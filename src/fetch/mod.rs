@@ -204,7 +204,7 @@ impl Fetcher {
             Ok(mut resp) => {
                 let status = resp.status().as_u16();
                 page.status = Some(status);
-                if page.job.url.as_ref().is_ok_and(|u| u != resp.url()) {
+                if page.job.url.as_ref().is_ok_and(|u| moved(u, resp.url())) {
                     page.final_url = Some(mask(resp.url()));
                 }
                 let limit = self.settings.max_bytes.unwrap_or(u64::MAX);
@@ -266,6 +266,19 @@ impl Fetcher {
             PageError::Request(cause)
         }
     }
+}
+
+/// Whether a response came from somewhere else than the URL asked for. The client never sends
+/// the userinfo or the fragment as part of the URL, so a difference there alone is not a move.
+fn moved(asked: &url::Url, answered: &url::Url) -> bool {
+    let bare = |u: &url::Url| {
+        let mut u = u.clone();
+        let _ = u.set_username("");
+        let _ = u.set_password(None);
+        u.set_fragment(None);
+        u
+    };
+    bare(asked) != bare(answered)
 }
 
 /// A one-line cause: well-known I/O and DNS failures in curl-like words, else the most specific

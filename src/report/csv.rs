@@ -26,7 +26,7 @@ impl Reporter for Csv<'_> {
     fn page(&mut self, mode: Strategy, page: PageResult) -> io::Result<()> {
         self.out
             .serialize(PageRecord::new(mode, &page))
-            .map_err(io::Error::other)
+            .map_err(io_error)
     }
 
     fn run_done(&mut self, summary: &RunSummary) -> io::Result<()> {
@@ -43,6 +43,22 @@ impl Reporter for Csv<'_> {
             Some(err) => write_speedup(err, runs, speedup),
             None => Ok(()),
         }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// The csv crate's error as the I/O error it wraps, so a closed stdout keeps its kind (`| head`
+/// must still exit 0); any other csv error (there should be none for our records) as `Other`.
+fn io_error(e: csv::Error) -> io::Error {
+    if !e.is_io_error() {
+        return io::Error::other(e.to_string());
+    }
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        other => io::Error::other(format!("{other:?}")),
     }
 }
 

@@ -2,24 +2,20 @@
 //! loop, and for `compare` a last speedup line.
 
 use std::io::{self, Write};
-use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::json;
 
 use super::{
-    speedup_map, Layout, PageRecord, Reporter, RunSummary, Speedup, SummaryRecord, SCHEMA,
+    speedup_map, speedup_unavailable, Layout, PageRecord, Reporter, RunSummary, Speedup,
+    SummaryRecord, SCHEMA,
 };
 use crate::cli::Strategy;
 use crate::fetch::PageResult;
 
-/// A reader downstream (`jq`, `tail -f`) sees lines at least this often, without a flush per page.
-const FLUSH_EVERY: Duration = Duration::from_millis(100);
-
 pub struct Ndjson<'a> {
     layout: Layout,
     out: io::BufWriter<Box<dyn Write + 'a>>,
-    last_flush: Instant,
 }
 
 #[derive(Serialize)]
@@ -34,7 +30,6 @@ impl<'a> Ndjson<'a> {
         Ndjson {
             layout,
             out: io::BufWriter::with_capacity(64 * 1024, out),
-            last_flush: Instant::now(),
         }
     }
 
@@ -46,15 +41,11 @@ impl<'a> Ndjson<'a> {
 
 impl Reporter for Ndjson<'_> {
     fn page(&mut self, mode: Strategy, page: PageResult) -> io::Result<()> {
+        // Buffered; the run flushes every 100 ms (`Reporter::flush`), not once per page.
         self.line(&Line {
             r#type: "page",
             body: PageRecord::new(mode, &page),
-        })?;
-        if self.last_flush.elapsed() >= FLUSH_EVERY {
-            self.out.flush()?;
-            self.last_flush = Instant::now();
-        }
-        Ok(())
+        })
     }
 
     fn run_done(&mut self, summary: &RunSummary) -> io::Result<()> {
@@ -73,21 +64,26 @@ impl Reporter for Ndjson<'_> {
                 "version": env!("CARGO_PKG_VERSION"),
                 "baseline": speedup.baseline.map(Strategy::name),
                 "speedup": speedup_map(speedup),
+                "speedup_unavailable": speedup_unavailable(speedup),
             }))?;
         }
+        self.out.flush()
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::testdata::{pages, summary};
+    use super::super::testdata::{ok_pages, summary};
     use super::*;
     use serde_json::Value;
 
     #[test]
     fn every_line_parses_pages_then_summary_then_compare() {
-        let ps = pages();
+        let ps = ok_pages();
         let mut out = Vec::new();
         {
             let mut n = Ndjson::new(Layout::Compare, Box::new(&mut out));
@@ -109,12 +105,13 @@ mod tests {
         let types: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
         assert_eq!(
             types,
-            ["page", "page", "page", "summary", "page", "page", "page", "summary", "compare"]
+            ["page", "page", "summary", "page", "page", "summary", "compare"]
         );
         assert_eq!(lines[0]["index"], 0);
-        assert_eq!(lines[4]["mode"], "joinset");
-        assert_eq!(lines[3]["schema"], 1);
-        assert_eq!(lines[7]["wall_ms"], 200.0);
-        assert_eq!(lines[8]["speedup"]["joinset"], 4.0);
+        assert_eq!(lines[3]["mode"], "joinset");
+        assert_eq!(lines[2]["schema"], 1);
+        assert_eq!(lines[5]["wall_ms"], 200.0);
+        assert_eq!(lines[6]["speedup"]["joinset"], 4.0);
+        assert_eq!(lines[6]["speedup_unavailable"], serde_json::json!({}));
     }
 }

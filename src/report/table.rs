@@ -1,73 +1,103 @@
 //! Aligned columns for people, in input order, then the summary (which the other formats reuse on
-//! stderr). `compare` puts each loop's bytes and time side by side.
+//! stderr). `fetch` streams its rows with fixed column widths; `compare` puts each loop's bytes and
+//! time side by side, so it writes once every loop is done.
+//!
+//! Every piece of user text (input, error) is escaped ([`term::escape`]) and padded by display
+//! width; the input column takes the terminal's width and long inputs are cut in the middle.
 
 use std::io::{self, Write};
-use std::time::Duration;
 
-use super::{Kept, Layout, Reporter, RunSummary, Speedup};
+use super::{plural, Kept, Layout, Reporter, RunSummary, Speedup};
 use crate::cli::Strategy;
 use crate::fetch::PageResult;
+use crate::stats::human;
+use crate::term;
 
+/// Width of the input column when stdout is not a terminal (an 80-column layout).
 const INPUT_WIDTH: usize = 40;
+/// Narrowest input column on a small terminal.
+const MIN_INPUT_WIDTH: usize = 20;
+/// `#`, status, bytes and time columns of a fetch row, with their gaps, and room for a short note
+/// after them (`  truncated`, `  HTTP 404`); a longer error wraps.
+const FETCH_FIXED: usize = 5 + 2 + 2 + 6 + 2 + 10 + 2 + 10 + 12;
+/// `#` and the gap of a compare row; each loop then adds two 10-wide columns and gaps.
+const COMPARE_FIXED: usize = 5 + 2;
+const COMPARE_PER_LOOP: usize = 2 + 10 + 1 + 10;
 
 pub struct Table<'a> {
     layout: Layout,
     out: Box<dyn Write + 'a>,
     /// Warnings (pages whose size differs between loops).
     err: Option<Box<dyn Write + 'a>>,
+    /// Terminal width, or `None` off a terminal.
+    columns: Option<usize>,
+    /// `compare` keeps its pages; `fetch` streams them.
     runs: Kept,
+    header_done: bool,
 }
 
 impl<'a> Table<'a> {
-    pub fn new(layout: Layout, out: Box<dyn Write + 'a>, err: Option<Box<dyn Write + 'a>>) -> Self {
+    pub fn new(
+        layout: Layout,
+        out: Box<dyn Write + 'a>,
+        err: Option<Box<dyn Write + 'a>>,
+        columns: Option<usize>,
+    ) -> Self {
         Table {
             layout,
             out,
             err,
+            columns,
             runs: Kept::default(),
+            header_done: false,
         }
     }
 
-    fn write_fetch(&mut self, run: &RunSummary) -> io::Result<()> {
-        let pages = self
-            .runs
-            .first()
-            .map(|(_, p)| p.as_slice())
-            .unwrap_or_default();
-        let w = &mut self.out;
-        writeln!(
-            w,
-            "{:>5}  {:<INPUT_WIDTH$}  {:>6}  {:>10}  {:>10}",
-            "#", "input", "status", "bytes", "time"
-        )?;
-        for p in pages {
-            let status = p.status.map_or("-".into(), |s| s.to_string());
-            write!(
-                w,
-                "{:>5}  {:<INPUT_WIDTH$}  {status:>6}  {:>10}  {:>10}",
-                p.job.index,
-                clip(&p.job.input),
-                p.bytes,
-                human(p.elapsed)
-            )?;
-            match (&p.error, p.truncated) {
-                (Some(e), _) => writeln!(w, "  {e}")?,
-                (None, true) => writeln!(w, "  truncated")?,
-                (None, false) => writeln!(w)?,
-            }
+    /// The input column's width: what the terminal leaves after the other columns.
+    fn input_width(&self, fixed: usize) -> usize {
+        match self.columns {
+            Some(cols) => cols.saturating_sub(fixed + 1).max(MIN_INPUT_WIDTH),
+            None => INPUT_WIDTH,
         }
-        writeln!(w)?;
-        write_summary(w, run)
+    }
+
+    fn write_row(&mut self, p: &PageResult) -> io::Result<()> {
+        let width = self.input_width(FETCH_FIXED);
+        let w = &mut self.out;
+        if !self.header_done {
+            self.header_done = true;
+            let input = term::pad_right("input", width);
+            writeln!(
+                w,
+                "{:>5}  {input}  {:>6}  {:>10}  {:>10}",
+                "#", "status", "bytes", "time"
+            )?;
+        }
+        let status = p.status.map_or("-".into(), |s| s.to_string());
+        let input = term::pad_right(&cell(&p.job.input, width), width);
+        write!(
+            w,
+            "{:>5}  {input}  {status:>6}  {:>10}  {:>10}",
+            p.job.index,
+            p.bytes,
+            human(p.elapsed)
+        )?;
+        match (&p.error, p.truncated) {
+            (Some(e), _) => writeln!(w, "  {}", term::escape(&e.to_string())),
+            (None, true) => writeln!(w, "  truncated"),
+            (None, false) => writeln!(w),
+        }
     }
 
     fn write_compare(&mut self, runs: &[RunSummary], speedup: &Speedup) -> io::Result<()> {
+        let width = self.input_width(COMPARE_FIXED + COMPARE_PER_LOOP * self.runs.len());
         let w = &mut self.out;
         let count = self.runs.iter().map(|(_, p)| p.len()).max().unwrap_or(0);
-        write!(w, "{:>5}  {:<INPUT_WIDTH$}", "", "")?;
+        write!(w, "{:>5}  {}", "", term::pad_right("", width))?;
         for (mode, _) in self.runs.iter() {
             write!(w, "  {:>21}", mode.name())?;
         }
-        write!(w, "\n{:>5}  {:<INPUT_WIDTH$}", "#", "input")?;
+        write!(w, "\n{:>5}  {}", "#", term::pad_right("input", width))?;
         for _ in self.runs.iter() {
             write!(w, "  {:>10} {:>10}", "bytes", "time")?;
         }
@@ -78,7 +108,7 @@ impl<'a> Table<'a> {
                 .iter()
                 .find_map(|(_, p)| p.get(i))
                 .map_or("", |p| p.job.input.as_str());
-            write!(w, "{i:>5}  {:<INPUT_WIDTH$}", clip(input))?;
+            write!(w, "{i:>5}  {}", term::pad_right(&cell(input, width), width))?;
             for (_, pages) in self.runs.iter() {
                 match pages.get(i) {
                     Some(p) if p.ok() => write!(w, "  {:>10} {:>10}", p.bytes, human(p.elapsed))?,
@@ -89,9 +119,11 @@ impl<'a> Table<'a> {
             writeln!(w)?;
         }
         for (mode, pages) in self.runs.iter() {
-            for p in pages.iter().filter(|p| !p.ok()) {
-                let e = p.error.as_ref().expect("filtered on failure");
-                writeln!(w, "{:>5}  {}: {e}", p.job.index, mode.name())?;
+            for p in pages.iter() {
+                if let Some(e) = &p.error {
+                    let e = term::escape(&e.to_string()).into_owned();
+                    writeln!(w, "{:>5}  {}: {e}", p.job.index, mode.name())?;
+                }
             }
         }
         writeln!(w)?;
@@ -112,7 +144,12 @@ impl<'a> Table<'a> {
                     writeln!(
                         err,
                         "warning: page {} ({}) was {} bytes with {} but {} with {} (live pages change)",
-                        a.job.index, a.job.input, a.bytes, first_mode.name(), b.bytes, mode.name()
+                        a.job.index,
+                        term::escape(&a.job.input),
+                        a.bytes,
+                        first_mode.name(),
+                        b.bytes,
+                        mode.name()
                     )?;
                 }
             }
@@ -123,8 +160,13 @@ impl<'a> Table<'a> {
 
 impl Reporter for Table<'_> {
     fn page(&mut self, mode: Strategy, page: PageResult) -> io::Result<()> {
-        self.runs.keep(mode, page);
-        Ok(())
+        match self.layout {
+            Layout::Fetch => self.write_row(&page),
+            Layout::Compare => {
+                self.runs.keep(mode, page);
+                Ok(())
+            }
+        }
     }
 
     fn run_done(&mut self, _: &RunSummary) -> io::Result<()> {
@@ -132,25 +174,39 @@ impl Reporter for Table<'_> {
     }
 
     fn finish(&mut self, runs: &[RunSummary], speedup: &Speedup) -> io::Result<()> {
-        match (self.layout, runs) {
-            (Layout::Fetch, [run]) => self.write_fetch(run)?,
-            _ => {
+        match self.layout {
+            Layout::Fetch => {
+                writeln!(self.out)?;
+                for run in runs {
+                    write_summary(&mut self.out, run)?;
+                }
+            }
+            Layout::Compare => {
                 self.warn_size_differences()?;
                 self.write_compare(runs, speedup)?
             }
         }
         self.out.flush()
     }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// User text for a table cell: escaped, then cut in the middle to `width` columns.
+fn cell(text: &str, width: usize) -> String {
+    term::cut_middle(&term::escape(text), width).into_owned()
 }
 
 /// The human summary of one run (also printed on stderr by the data formats).
 pub fn write_summary(w: &mut dyn Write, s: &RunSummary) -> io::Result<()> {
     write!(
         w,
-        "{}: concurrency {}, {} pages, {} ok, {} failed, {} bytes, wall {}",
+        "{}: concurrency {}, {}, {} ok, {} failed, {} bytes, wall {}",
         s.mode.name(),
         s.concurrency,
-        s.pages,
+        plural(s.pages, "page"),
         s.ok,
         s.failed,
         thousands(s.bytes),
@@ -160,59 +216,62 @@ pub fn write_summary(w: &mut dyn Write, s: &RunSummary) -> io::Result<()> {
         write!(w, " (interrupted)")?;
     }
     writeln!(w)?;
-    let pct = |p| s.page_time(p).map_or("-".into(), human);
-    writeln!(
-        w,
-        "  page time p50 {}, p90 {}, max {}",
-        pct(50.0),
-        pct(90.0),
-        pct(100.0)
-    )?;
+    match (s.page_time(50.0), s.page_time(90.0), s.page_time(100.0)) {
+        (Some(p50), Some(p90), Some(max)) => writeln!(
+            w,
+            "  page time p50 {}, p90 {}, max {} ({} answered)",
+            human(p50),
+            human(p90),
+            human(max),
+            plural(s.page_times_us.len(), "page")
+        )?,
+        _ => writeln!(w, "  page time: no page answered")?,
+    }
     if let Some(r) = &s.repeat {
         write!(
             w,
-            "  {} runs: wall min {}, median {}, max {}",
-            r.runs,
+            "  {}: wall min {}, median {}, max {}",
+            plural(r.runs, "complete run"),
             human(r.min),
             human(r.median),
             human(r.max)
         )?;
         if r.failed_pages > 0 {
-            write!(w, "; {} failed pages over all runs", r.failed_pages)?;
+            write!(
+                w,
+                "; {} over all runs",
+                plural(r.failed_pages, "failed page")
+            )?;
         }
         writeln!(w)?;
     }
     Ok(())
 }
 
-/// One line per loop: how much faster than the baseline.
+/// One line per loop: how much faster than the baseline, or why that cannot be said.
 pub fn write_speedup(w: &mut dyn Write, runs: &[RunSummary], s: &Speedup) -> io::Result<()> {
     let Some(base) = s.baseline else {
         return Ok(());
     };
-    let base_wall = runs
-        .iter()
-        .find(|r| r.mode == base)
-        .map(RunSummary::typical_wall)
-        .unwrap_or_default();
-    for (mode, factor) in &s.factors {
-        let wall = runs
-            .iter()
-            .find(|r| r.mode == *mode)
+    let wall_of = |mode: Strategy| {
+        runs.iter()
+            .find(|r| r.mode == mode)
             .map(RunSummary::typical_wall)
-            .unwrap_or_default();
+            .unwrap_or_default()
+    };
+    for (mode, factor) in &s.factors {
         match factor {
-            Some(f) => writeln!(
+            Ok(f) => writeln!(
                 w,
                 "speedup: {} {f:.2}x over {} ({} vs {})",
                 mode.name(),
                 base.name(),
-                human(wall),
-                human(base_wall)
+                human(wall_of(*mode)),
+                human(wall_of(base))
             )?,
-            None => writeln!(
+            Err(why) => writeln!(
                 w,
-                "speedup: {} n/a over {} (no measurable wall time)",
+                "speedup: {} n/a over {} ({why}; a speedup needs complete runs with every page ok)",
                 mode.name(),
                 base.name()
             )?,
@@ -221,20 +280,8 @@ pub fn write_speedup(w: &mut dyn Write, runs: &[RunSummary], s: &Speedup) -> io:
     Ok(())
 }
 
-/// `85 µs`, `312.4 ms`, `2.31 s`.
-pub fn human(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1e3;
-    if ms < 1.0 {
-        format!("{:.0} µs", ms * 1e3)
-    } else if ms < 1000.0 {
-        format!("{ms:.1} ms")
-    } else {
-        format!("{:.2} s", ms / 1e3)
-    }
-}
-
 /// `1234567` -> `1,234,567`.
-fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
@@ -246,19 +293,9 @@ fn thousands(n: u64) -> String {
     out
 }
 
-/// Long inputs are cut to the column width with an ellipsis.
-fn clip(s: &str) -> String {
-    if s.chars().count() <= INPUT_WIDTH {
-        return s.to_string();
-    }
-    let mut cut: String = s.chars().take(INPUT_WIDTH - 1).collect();
-    cut.push('…');
-    cut
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::testdata::{pages, summary};
+    use super::super::testdata::{ok_pages, pages, summary};
     use super::*;
 
     fn render(
@@ -268,7 +305,7 @@ mod tests {
     ) -> (String, String) {
         let (mut out, mut err) = (Vec::new(), Vec::new());
         {
-            let mut t = Table::new(layout, Box::new(&mut out), Some(Box::new(&mut err)));
+            let mut t = Table::new(layout, Box::new(&mut out), Some(Box::new(&mut err)), None);
             for (mode, pages) in runs {
                 for p in pages {
                     t.page(*mode, p.clone()).unwrap();
@@ -303,14 +340,15 @@ mod tests {
         assert!(
             out.contains(
                 "joinset: concurrency 64, 3 pages, 2 ok, 1 failed, 12,445 bytes, wall 400.0 ms"
-            ),
+            ) && out
+                .contains("page time p50 150.0 ms, p90 301.5 ms, max 301.5 ms (2 pages answered)"),
             "{out}"
         );
     }
 
     #[test]
     fn compare_table_has_a_column_pair_per_loop_and_the_speedup() {
-        let ps = pages();
+        let ps = ok_pages();
         let mut other = ps.clone();
         other[0].bytes += 1;
         let runs = [
@@ -342,9 +380,85 @@ mod tests {
     fn helpers() {
         assert_eq!(thousands(1234567), "1,234,567");
         assert_eq!(thousands(12), "12");
-        assert_eq!(human(Duration::from_micros(312_400)), "312.4 ms");
-        assert_eq!(human(Duration::from_millis(2310)), "2.31 s");
-        assert_eq!(human(Duration::from_micros(85)), "85 µs");
-        assert_eq!(clip(&"x".repeat(50)).chars().count(), INPUT_WIDTH);
+        assert_eq!(
+            term::width(&cell(&"x".repeat(50), INPUT_WIDTH)),
+            INPUT_WIDTH
+        );
+    }
+
+    #[test]
+    fn control_characters_in_inputs_and_errors_are_escaped_and_rows_stay_one_line() {
+        let mut ps = pages();
+        ps[0] = with_input(&ps[0], "\x1b]0;title\x07x\ny");
+        let (out, _) = render(
+            Layout::Fetch,
+            &[(Strategy::Joinset, ps.clone())],
+            &[summary(Strategy::Joinset, &ps, 400)],
+        );
+        assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
+        assert!(out.contains("\\e]0;title\\x07x\\ny"), "{out}");
+        assert_eq!(out.lines().count(), 1 + 3 + 1 + 2, "{out}");
+    }
+
+    #[test]
+    fn columns_align_by_display_width_and_follow_the_terminal() {
+        let mut ps = pages();
+        ps[1] = with_input(&ps[1], "日本語の検索語");
+        let long = format!("http://example.com/{}?q=x&status=500", "p/".repeat(60));
+        ps[2] = with_input(&ps[2], &long);
+        let s = [summary(Strategy::Joinset, &ps, 400)];
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        {
+            let mut t = Table::new(
+                Layout::Fetch,
+                Box::new(&mut out),
+                Some(Box::new(&mut err)),
+                Some(160),
+            );
+            for p in &ps {
+                t.page(Strategy::Joinset, p.clone()).unwrap();
+            }
+            t.finish(&s, &Speedup::compute(&s)).unwrap();
+        }
+        let out = String::from_utf8(out).unwrap();
+        let rows: Vec<&str> = out.lines().take(4).collect();
+        // Every row's status column starts right after an input cell of the same display width.
+        let width = 160 - FETCH_FIXED - 1;
+        assert!(
+            width > 100,
+            "a wide terminal gives the input more room: {width}"
+        );
+        for (row, status) in rows[1..].iter().zip(["   200", "     -", "   200"]) {
+            let rest = after_columns(row, 5 + 2 + width);
+            assert!(rest.starts_with(&format!("  {status}  ")), "{row:?}\n{out}");
+        }
+        // 160 columns leave the input far more than 40; the long URL keeps both ends.
+        assert!(term::width(rows[3]) <= 160, "{}", rows[3]);
+        assert!(
+            rows[3].contains("http://example.com/p/") && rows[3].contains("q=x&status=500"),
+            "{}",
+            rows[3]
+        );
+        assert!(rows[3].contains('…'));
+    }
+
+    /// What follows the first `cols` display columns of `s`.
+    fn after_columns(s: &str, cols: usize) -> &str {
+        let mut used = 0;
+        for (i, c) in s.char_indices() {
+            if used >= cols {
+                return &s[i..];
+            }
+            used += unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        }
+        ""
+    }
+
+    fn with_input(p: &PageResult, input: &str) -> PageResult {
+        let job = crate::template::Job::new(p.job.index, input.into(), p.job.url.clone());
+        PageResult {
+            job: std::sync::Arc::new(job),
+            ..p.clone()
+        }
     }
 }

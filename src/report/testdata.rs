@@ -9,11 +9,11 @@ use crate::fetch::{PageError, PageResult};
 use crate::template::Job;
 
 fn job(index: usize, input: &str) -> Arc<Job> {
-    Arc::new(Job {
+    Arc::new(Job::new(
         index,
-        input: input.into(),
-        url: Ok(format!("http://h/?q={input}").parse().unwrap()),
-    })
+        input.into(),
+        Ok(format!("http://h/?q={input}").parse().unwrap()),
+    ))
 }
 
 /// apple: ok, 12345 bytes; pear: connection refused; "grape, "red"": truncated at 100 bytes.
@@ -35,8 +35,17 @@ pub fn pages() -> Vec<PageResult> {
     vec![apple, pear, grape]
 }
 
+/// The pages of [`pages`] that succeeded (a speedup is only given between such runs).
+pub fn ok_pages() -> Vec<PageResult> {
+    pages().into_iter().filter(PageResult::ok).collect()
+}
+
 pub fn summary(mode: Strategy, pages: &[PageResult], wall_ms: u64) -> RunSummary {
-    let mut page_times_us: Vec<u32> = pages.iter().map(|p| p.elapsed.as_micros() as u32).collect();
+    let mut page_times_us: Vec<u32> = pages
+        .iter()
+        .filter(|p| p.status.is_some())
+        .map(|p| crate::stats::micros(p.elapsed) as u32)
+        .collect();
     page_times_us.sort_unstable();
     RunSummary {
         mode,

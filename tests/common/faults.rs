@@ -15,6 +15,7 @@
 //! - `/status/N`: status N with a 20-byte body
 //! - `/close`: reads the request, closes without a word
 //! - `/http10`: HTTP/1.0 answer without Content-Length or keep-alive, body until close
+//! - `/vary`: 200 with 10 + (requests received so far) bytes: a page that changes between loops
 //!
 //! Every request head is recorded, so tests can check what pagefetch sent.
 
@@ -83,7 +84,15 @@ async fn connection(mut stream: TcpStream, addr: SocketAddr, heads: Arc<Mutex<Ve
         };
         heads.lock().unwrap().push(head.clone());
         let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
-        let keep_alive = answer(&mut stream, &path, addr).await.unwrap_or(false);
+        let keep_alive = match path.as_str() {
+            "/vary" => {
+                let n = 10 + heads.lock().unwrap().len();
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n");
+                let sent = stream.write_all(head.as_bytes()).await;
+                sent.is_ok() && stream.write_all(&vec![b'v'; n]).await.is_ok()
+            }
+            _ => answer(&mut stream, &path, addr).await.unwrap_or(false),
+        };
         if !keep_alive {
             return;
         }

@@ -11,22 +11,35 @@ use std::time::Duration;
 
 use pagefetch::server::{Server, ServerConfig, Stats};
 
-/// `pagefetch` with NO_COLOR set and every proxy variable cleared: reqwest honours proxies even for
-/// loopback addresses, and a test must never leave the machine.
+/// Proxy variables a test must not inherit: a test never leaves the machine.
+const PROXY_VARS: [&str; 8] = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+];
+
+/// `pagefetch` with NO_COLOR set and every proxy variable cleared.
 pub fn pagefetch() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("pagefetch").expect("binary built");
     cmd.env("NO_COLOR", "1");
-    for var in [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-    ] {
+    for var in PROXY_VARS {
         cmd.env_remove(var);
     }
-    cmd.env("NO_PROXY", "*");
+    cmd
+}
+
+/// The same clean environment for a child the test drives itself (signals, pipes closed early).
+pub fn command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("pagefetch"));
+    cmd.env("NO_COLOR", "1").stdin(std::process::Stdio::null());
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
     cmd
 }
 
@@ -106,4 +119,23 @@ impl Drop for TestServer {
 pub fn refused_addr() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap()
+}
+
+/// Waits up to 20 s for `cond`, checking every 10 ms.
+pub fn wait_for(what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Sends `signal` to a child process.
+pub fn send(child: &std::process::Child, signal: i32) {
+    // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    assert_eq!(rc, 0, "kill failed");
 }
