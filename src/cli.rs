@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use reqwest::header::{HeaderName, HeaderValue};
+use http::header::{HeaderName, HeaderValue};
+
+use crate::client::resolve::Override;
 
 /// Default URL template: a web search with the percent-encoded term in place of `{}`.
 pub const DEFAULT_TEMPLATE: &str = "https://www.google.com/search?q={}";
@@ -121,6 +123,36 @@ pub struct RequestArgs {
     #[arg(long, value_name = "N", default_value = "1",
           value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
+    #[command(flatten)]
+    pub net: NetArgs,
+}
+
+/// How connections are made: trust, HTTP versions, proxies, name overrides (curl's names).
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Connection")]
+pub struct NetArgs {
+    /// Trust the certificates in this PEM file besides the system store (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Vec<PathBuf>,
+    /// Accept any certificate (no verification: for testing only)
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+    /// Use HTTP/1.1 only
+    #[arg(long = "http1.1", conflicts_with = "http2")]
+    pub http1_1: bool,
+    /// Require HTTP/2 (ALPN on https://, prior knowledge on http://)
+    #[arg(long)]
+    pub http2: bool,
+    /// Proxy for every request, http://[user:pass@]host[:port] (replaces *_proxy variables; '' = none)
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Hosts, domains and networks reached without the proxy, comma-separated ('*' = all)
+    #[arg(long, value_name = "LIST")]
+    pub noproxy: Option<String>,
+    /// Connect to ADDR for HOST:PORT; the URL, Host header and TLS name stay HOST (repeatable; HOST
+    /// may be '*')
+    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = parse_resolve)]
+    pub resolve: Vec<Override>,
 }
 
 /// What is printed, and where.
@@ -161,10 +193,20 @@ pub struct ServeArgs {
     /// Extra delay of up to D, derived from the term (the same term always gets the same delay)
     #[arg(long, value_name = "D", default_value = "0ms", value_parser = parse_duration_or_zero)]
     pub jitter: Duration,
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with a certificate made at start-up for localhost,
+    /// 127.0.0.1 and ::1, signed by a fresh CA
+    #[arg(long)]
+    pub tls: bool,
+    /// Write the CA certificate (PEM) to PATH before the address line is printed (with --tls)
+    #[arg(long, value_name = "PATH", requires = "tls")]
+    pub ca_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    /// Serve and fetch over HTTPS (HTTP/2 by ALPN), trusting the server's own fresh CA
+    #[arg(long)]
+    pub tls: bool,
     /// Server delay before each answer (web-like)
     #[arg(long, value_name = "D", default_value = "300ms", value_parser = parse_duration_or_zero)]
     pub latency: Duration,
@@ -173,6 +215,9 @@ pub struct DemoArgs {
     pub jitter: Duration,
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Use HTTP/1.1 only (with --tls: no HTTP/2)
+    #[arg(long = "http1.1")]
+    pub http1_1: bool,
 }
 
 /// A loop that schedules the requests.
@@ -298,6 +343,10 @@ fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
         format!("invalid value for header {name} (control characters are not allowed)")
     })?;
     Ok((name, value))
+}
+
+fn parse_resolve(s: &str) -> Result<Override, String> {
+    Override::parse(s)
 }
 
 /// A byte count with an optional binary suffix: `512`, `64K`, `10M`, `1G`.

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use crate::cli::Strategy;
 use crate::exit::{Outcome, Signals};
-use crate::fetch::{self, Fetcher, PageResult, Settings};
+use crate::fetch::{self, Fetcher, Settings};
 use crate::order::InOrder;
 use crate::output;
+use crate::page::{HttpVersion, PageResult};
 use crate::progress;
 use crate::report::{Repeat, Reporter, RunSummary, Speedup};
 use crate::stats;
@@ -37,6 +38,8 @@ struct Tally {
     /// Times of the pages that got a response, in rounded microseconds: 4 bytes a page (1,000,000
     /// pages: 4 MB), exact enough for percentiles.
     page_times_us: Vec<u32>,
+    /// HTTP versions seen.
+    http: Vec<HttpVersion>,
 }
 
 impl Tally {
@@ -51,6 +54,11 @@ impl Tally {
             let us = u32::try_from(stats::micros(page.elapsed)).unwrap_or(u32::MAX);
             self.page_times_us.push(us);
         }
+        if let Some(v) = page.transport.http {
+            if !self.http.contains(&v) {
+                self.http.push(v);
+            }
+        }
     }
 }
 
@@ -58,6 +66,8 @@ impl Tally {
 struct Run {
     tally: Tally,
     wall: Duration,
+    /// Connections it opened.
+    connections: usize,
     /// The exit code of the signal that stopped it.
     signal: Option<i32>,
 }
@@ -89,6 +99,8 @@ impl History {
         });
         let mut page_times_us = run.tally.page_times_us;
         page_times_us.sort_unstable();
+        let mut http = run.tally.http;
+        http.sort_by_key(|v| v.name());
         let summary = RunSummary {
             mode: self.mode,
             concurrency: self.concurrency,
@@ -100,6 +112,8 @@ impl History {
             page_times_us,
             repeat,
             interrupted: run.signal.is_some(),
+            connections: run.connections,
+            http,
         };
         &self.latest.insert((summary, false)).0
     }
@@ -179,7 +193,7 @@ async fn run_once(
 ) -> anyhow::Result<Run> {
     let mode = history.mode;
     // A fresh client per run: no loop inherits warm connections from the one before it.
-    let fetcher = Fetcher::new(&plan.settings, history.concurrency)?;
+    let fetcher = Fetcher::new(&plan.settings, history.concurrency);
     let label = match plan.repeat {
         1 => mode.name().to_string(),
         n => format!("{} {}/{n}", mode.name(), round + 1),
@@ -218,6 +232,7 @@ async fn run_once(
     Ok(Run {
         tally,
         wall,
+        connections: fetcher.connections_opened(),
         signal,
     })
 }

@@ -1,17 +1,21 @@
 //! `pagefetch demo`: the six-term lesson, offline. Starts the built-in server in-process with a
-//! web-like latency and runs `compare` (sequential vs joinset) against it.
+//! web-like latency and runs `compare` (sequential vs joinset) against it; `--tls` does it over
+//! HTTPS and HTTP/2, trusting a CA made for the occasion.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::cli::{DemoArgs, Strategy};
+use crate::client::tls::Tls;
+use crate::client::HttpVersions;
 use crate::compare::{run_modes, Plan};
 use crate::exit::Outcome;
-use crate::fetch::Settings;
 use crate::input::terms_from_args;
 use crate::report::{self, Layout};
+use crate::server::tls::Authority;
 use crate::server::{Server, ServerConfig};
 use crate::template::{Jobs, Template};
-use crate::{progress, stderr_sink, stdout_sink};
+use crate::{output, progress, stderr_sink, stdout_sink};
 
 /// The terms of the asyncio lesson this tool grew out of (also in `urls.txt`).
 pub const LESSON_TERMS: [&str; 6] = [
@@ -28,20 +32,39 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         latency: args.latency,
         jitter: args.jitter,
     };
-    let server = Server::start(SocketAddr::from(([127, 0, 0, 1], 0)), config).await?;
-    let template = Template::parse(&server.template())?;
-    let terms = terms_from_args(&LESSON_TERMS);
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    // Defaults exactly as `fetch` would have them.
+    let mut settings = crate::settings_from_flags(&[])?;
+    if args.http1_1 {
+        settings.client.versions = HttpVersions::Http1;
+    }
+    let (server, template) = match args.tls {
+        false => {
+            let server = Server::start(loopback, config).await?;
+            let template = server.template();
+            (server, template)
+        }
+        true => {
+            let ca = Authority::new("pagefetch demo CA")?;
+            let tls = ca.localhost()?.server_config()?;
+            let server = Server::start_with(loopback, config, Some(tls)).await?;
+            settings.client.tls = Arc::new(Tls::new(vec![ca.der()], false));
+            settings.client.tls.prepare()?;
+            let template = format!("https://localhost:{}/search?q={{}}", server.addr().port());
+            (server, template)
+        }
+    };
     if !args.output.quiet {
-        eprintln!(
-            "demo: built-in server on http://{} with {} latency + up to {} jitter per term",
-            server.addr(),
+        output::warn(format_args!(
+            "demo: built-in server on {} with {} latency + up to {} jitter per term",
+            template.trim_end_matches("/search?q={}"),
             humantime::format_duration(args.latency),
             humantime::format_duration(args.jitter),
-        );
+        ));
     }
     let plan = Plan {
-        jobs: Jobs::new(terms, template),
-        settings: Settings::default(),
+        jobs: Jobs::new(terms_from_args(&LESSON_TERMS), Template::parse(&template)?),
+        settings,
         concurrency: LESSON_TERMS.len(),
         repeat: 1,
         progress: progress::enabled(args.output.progress, args.output.quiet),
@@ -52,10 +75,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         stdout_sink(),
         stderr_sink(args.output.quiet),
     );
-    run_modes(
+    let outcome = run_modes(
         &plan,
         &[Strategy::Sequential, Strategy::Joinset],
         reporter.as_mut(),
     )
-    .await
+    .await;
+    drop(server);
+    outcome
 }

@@ -2,14 +2,17 @@
 //! order. `main.rs` parses the command line and calls [`run`]; tests call the modules directly.
 
 pub mod cli;
+pub mod client;
 pub mod compare;
 pub mod demo;
 pub mod exit;
 pub mod fetch;
 pub mod input;
 pub mod limits;
+pub mod mask;
 pub mod order;
 pub mod output;
+pub mod page;
 pub mod progress;
 pub mod report;
 pub mod server;
@@ -18,8 +21,14 @@ pub mod template;
 pub mod term;
 
 use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context as _;
 
 use cli::{Cli, Command, InputArgs, OutputArgs, RequestArgs, ServeArgs, Strategy};
+use client::proxy::Proxies;
+use client::tls::Tls;
+use client::HttpVersions;
 use compare::{run_modes, Plan};
 use exit::{Outcome, Signals};
 use fetch::Settings;
@@ -65,20 +74,15 @@ async fn fetch_or_compare(
         let in_flight = (request.concurrency as usize).min(terms.len());
         limits::check_open_files(in_flight, open_files)?;
     }
+    let settings = settings(&request, open_files, output.quiet)?;
+    let jobs = Jobs::new(terms, template);
+    // The trust store is loaded now, not inside the first HTTPS page's time.
+    if jobs.any_https() {
+        settings.client.tls.prepare()?;
+    }
     let plan = Plan {
-        jobs: Jobs::new(terms, template),
-        settings: Settings {
-            timeout: request.timeout,
-            connect_timeout: request.connect_timeout,
-            user_agent: request
-                .user_agent
-                .unwrap_or_else(Settings::default_user_agent),
-            headers: request.headers,
-            max_bytes: request.max_bytes,
-            max_redirects: request.max_redirects,
-            compressed: request.compressed,
-            fail: request.fail,
-        },
+        jobs,
+        settings,
         concurrency: request.concurrency as usize,
         repeat: request.repeat as usize,
         progress: progress::enabled(output.progress, output.quiet),
@@ -92,6 +96,56 @@ async fn fetch_or_compare(
     run_modes(&plan, modes, reporter.as_mut()).await
 }
 
+/// Settings from request flags as `fetch` takes them (`["--timeout", "2s"]`; none for the
+/// defaults), for `demo` and for tests that run the loops in-process.
+pub fn settings_from_flags(flags: &[&str]) -> anyhow::Result<Settings> {
+    use clap::{Args, FromArgMatches};
+    let command = RequestArgs::augment_args(clap::Command::new("pagefetch"));
+    let matches =
+        command.try_get_matches_from(std::iter::once("pagefetch").chain(flags.iter().copied()))?;
+    let request = RequestArgs::from_arg_matches(&matches)?;
+    settings(&request, limits::raise_open_files(), true)
+}
+
+/// The request options as plain values. Every default comes from the clap definitions, so there
+/// is one place to change one.
+pub fn settings(r: &RequestArgs, open_files: Option<u64>, quiet: bool) -> anyhow::Result<Settings> {
+    let net = &r.net;
+    let trusted = client::tls::read_pem_files(&net.cacert)?;
+    if net.insecure && !quiet {
+        output::warn(format_args!(
+            "pagefetch: warning: --insecure: certificates are not verified"
+        ));
+    }
+    let proxies = Proxies::from_env(net.proxy.as_deref(), net.noproxy.as_deref())
+        .map_err(anyhow::Error::msg)?;
+    let versions = match (net.http1_1, net.http2) {
+        (true, _) => HttpVersions::Http1,
+        (_, true) => HttpVersions::Http2,
+        _ => HttpVersions::Auto,
+    };
+    Ok(Settings {
+        client: client::Options {
+            connect_timeout: r.connect_timeout,
+            user_agent: r
+                .user_agent
+                .clone()
+                .unwrap_or_else(Settings::default_user_agent),
+            headers: r.headers.clone(),
+            max_redirects: r.max_redirects,
+            compressed: r.compressed,
+            versions,
+            tls: Arc::new(Tls::new(trusted, net.insecure)),
+            proxies: Arc::new(proxies),
+            resolve: net.resolve.clone().into(),
+            max_open: limits::max_open(open_files),
+        },
+        timeout: r.timeout,
+        max_bytes: r.max_bytes,
+        fail: r.fail,
+    })
+}
+
 /// `pagefetch serve`: prints the bound address as the first stdout line, serves until a signal.
 async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     let config = ServerConfig {
@@ -100,12 +154,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     };
     let mut signals = Signals::new()?;
     limits::raise_open_files();
-    let mut server = Server::start(args.addr, config).await?;
+    let tls = match args.tls {
+        false => None,
+        true => {
+            let ca = server::tls::Authority::new("pagefetch serve CA")?;
+            if let Some(path) = &args.ca_out {
+                std::fs::write(path, ca.pem())
+                    .with_context(|| format!("cannot write --ca-out {}", path.display()))?;
+            }
+            Some(ca.localhost()?.server_config()?)
+        }
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut server = Server::start_with(args.addr, config, tls).await?;
     let mut out = output::Stdout::new();
     writeln!(out, "{}", server.addr())?;
     out.flush()?;
+    let trust = match &args.ca_out {
+        Some(path) => format!(" --cacert {}", path.display()),
+        None => String::new(),
+    };
     output::warn(format_args!(
-        "pagefetch serve: listening on http://{addr} (try: pagefetch fetch -t 'http://{addr}/search?q={{}}' apple pear)",
+        "pagefetch serve: listening on {scheme}://{addr} (try: pagefetch fetch{trust} -t '{scheme}://{addr}/search?q={{}}' apple pear)",
         addr = server.addr()
     ));
     signals.recv().await;

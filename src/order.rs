@@ -6,7 +6,7 @@ use std::io;
 
 use indicatif::ProgressBar;
 
-use crate::fetch::{PageError, PageResult};
+use crate::page::{PageError, PageResult};
 use crate::template::Jobs;
 
 /// How many pages may be started beyond the first one not yet delivered. A page that hangs at the
@@ -98,7 +98,8 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    use crate::template::{Job, Template};
+    use crate::page::Job;
+    use crate::template::Template;
 
     fn job(index: usize) -> Arc<Job> {
         Arc::new(Job::new(index, format!("t{index}"), Err("unused".into())))

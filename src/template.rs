@@ -8,6 +8,10 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use url::Url;
 
 use crate::input::Terms;
+use crate::mask::mask_userinfo;
+use crate::page::Job;
+
+pub use crate::mask::mask;
 
 /// Everything but RFC 3986 "unreserved" characters is encoded, so a term can never add a `/`, `?`,
 /// `#`, `&`, `@` or `:` and escape its slot in the template.
@@ -93,43 +97,6 @@ impl Template {
     }
 }
 
-/// One page to fetch.
-#[derive(Debug)]
-pub struct Job {
-    /// 0-based input position.
-    pub index: usize,
-    /// The term or URL as given, with any password shown as `***`.
-    pub input: String,
-    /// The URL to request, or a one-line reason why there is none.
-    pub url: Result<Url, String>,
-    /// The URL as shown, when it cannot be derived from `url` by masking its password: a term
-    /// holding `scheme://user:pass@` rendered into the template carries the password encoded.
-    shown_url: Option<String>,
-}
-
-impl Job {
-    /// A job as built by hand (tests, and records made without a term).
-    pub fn new(index: usize, input: String, url: Result<Url, String>) -> Job {
-        Job {
-            index,
-            input,
-            url,
-            shown_url: None,
-        }
-    }
-
-    /// The URL as shown in every output: passwords masked; `None` when the input was unusable.
-    pub fn url_shown(&self) -> Option<std::borrow::Cow<'_, str>> {
-        use std::borrow::Cow;
-        match (&self.shown_url, &self.url) {
-            (Some(s), Ok(_)) => Some(Cow::Borrowed(s)),
-            (None, Ok(u)) if u.password().is_none() => Some(Cow::Borrowed(u.as_str())),
-            (None, Ok(u)) => Some(Cow::Owned(mask(u))),
-            (_, Err(_)) => None,
-        }
-    }
-}
-
 /// True for a term that is itself an http(s) URL (used unchanged).
 fn is_url(term: &str) -> bool {
     let lower = term.get(..8).unwrap_or(term).to_ascii_lowercase();
@@ -176,6 +143,16 @@ impl Jobs {
         self.terms.is_empty()
     }
 
+    /// Whether any job may need TLS: the template is https://, or an input URL is.
+    pub fn any_https(&self) -> bool {
+        let https = |s: &str| {
+            s.get(..8)
+                .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
+        };
+        self.template.parts.first().is_some_and(|p| https(p))
+            || (0..self.terms.len()).any(|i| self.terms.get(i).text.is_ok_and(https))
+    }
+
     /// The job for input `index`. A bad term becomes a job whose `url` holds the error.
     pub fn get(&self, index: usize) -> Arc<Job> {
         let term = self.terms.get(index);
@@ -217,48 +194,6 @@ impl Jobs {
         };
         Arc::new(job)
     }
-}
-
-/// The URL as text with any password replaced by `***`: credentials are sent, never shown.
-pub fn mask(url: &Url) -> String {
-    if url.password().is_none() {
-        return url.as_str().to_string();
-    }
-    let mut shown = url.clone();
-    // Cannot fail: the URL already has a password, so it has a host that can carry one.
-    let _ = shown.set_password(Some("***"));
-    shown.into()
-}
-
-/// `text` with the password of every `scheme://user:password@` in it shown as `***`, whether or not
-/// the URL parses (a URL with a bad port or host must not print its password in the error row).
-/// Where the authority ends is unclear in a broken URL, so this errs on the side of masking: it
-/// takes the last `@` before the next whitespace.
-pub fn mask_userinfo(text: &str) -> Cow<'_, str> {
-    let mut out = String::new();
-    let mut done = 0; // bytes of `text` already copied to `out`
-    let mut from = 0;
-    while let Some(found) = text[from..].find("://") {
-        let start = from + found + 3;
-        let end = text[start..]
-            .find(char::is_whitespace)
-            .map_or(text.len(), |e| start + e);
-        from = end.max(start);
-        let Some(at) = text[start..end].rfind('@').map(|a| start + a) else {
-            continue;
-        };
-        let Some(colon) = text[start..at].find(':').map(|c| start + c) else {
-            continue;
-        };
-        out.push_str(&text[done..=colon]);
-        out.push_str("***");
-        done = at;
-    }
-    if done == 0 {
-        return Cow::Borrowed(text);
-    }
-    out.push_str(&text[done..]);
-    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -359,27 +294,6 @@ mod tests {
         let e = err("http://user:s3cret@h/search");
         assert!(!e.contains("s3cret") && e.contains("user:***@"), "{e}");
         assert!(Template::parse("http://h/p?q={}#top").is_ok());
-    }
-
-    #[test]
-    fn passwords_are_masked_in_text_that_does_not_parse() {
-        for (text, shown) in [
-            (
-                "http://alice:s3cret@127.0.0.1:99999/x",
-                "http://alice:***@127.0.0.1:99999/x",
-            ),
-            ("http://alice:s3cret@/x", "http://alice:***@/x"),
-            ("http://alice:s3cret@[::1/x", "http://alice:***@[::1/x"),
-            ("http://a:p/ss#w@host/", "http://a:***@host/"),
-            (
-                "see ftp://u:pw@h and https://v:pw2@k/",
-                "see ftp://u:***@h and https://v:***@k/",
-            ),
-            ("http://alice@host/", "http://alice@host/"),
-            ("plain term", "plain term"),
-        ] {
-            assert_eq!(mask_userinfo(text), shown, "{text}");
-        }
     }
 
     #[test]

@@ -9,9 +9,10 @@ use std::time::Duration;
 use common::TestServer;
 use indicatif::ProgressBar;
 use pagefetch::cli::Strategy;
-use pagefetch::fetch::{fetch_all, Fetcher, PageResult, Settings};
+use pagefetch::fetch::{fetch_all, Fetcher};
 use pagefetch::input::terms_from_args;
 use pagefetch::order::InOrder;
+use pagefetch::page::PageResult;
 use pagefetch::server::page_bytes;
 use pagefetch::template::{Jobs, Template};
 
@@ -22,7 +23,7 @@ fn jobs(inputs: &[String], template: &str) -> Jobs {
 }
 
 async fn run(strategy: Strategy, jobs: &Jobs, concurrency: usize) -> Vec<PageResult> {
-    let fetcher = Fetcher::new(&Settings::default(), concurrency).unwrap();
+    let fetcher = Fetcher::new(&pagefetch::settings_from_flags(&[]).unwrap(), concurrency);
     let mut pages = Vec::new();
     let mut sink = |p: PageResult| {
         pages.push(p);
@@ -127,7 +128,7 @@ async fn a_stalled_first_page_holds_at_most_a_window_of_later_pages() {
     let jobs = jobs(&inputs, &server.template());
     for strategy in [Strategy::Joinset, Strategy::JoinAll] {
         let before = server.stats().requests();
-        let fetcher = Fetcher::new(&Settings::default(), 4).unwrap();
+        let fetcher = Fetcher::new(&pagefetch::settings_from_flags(&[]).unwrap(), 4);
         let mut pages = Vec::new();
         let mut sink = |p: PageResult| {
             pages.push(p.job.index);

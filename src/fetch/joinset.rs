@@ -7,8 +7,9 @@ use std::panic::AssertUnwindSafe;
 use futures::FutureExt;
 use tokio::task::JoinSet;
 
-use super::{Fetcher, PageError, PageResult};
+use super::Fetcher;
 use crate::order::InOrder;
+use crate::page::{PageError, PageResult};
 use crate::template::Jobs;
 
 pub async fn run(

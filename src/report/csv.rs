@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use super::table::{write_speedup, write_summary};
 use super::{PageRecord, Reporter, RunSummary, Speedup};
 use crate::cli::Strategy;
-use crate::fetch::PageResult;
+use crate::page::PageResult;
 
 pub struct Csv<'a> {
     out: csv::Writer<Box<dyn Write + 'a>>,
@@ -84,16 +84,17 @@ mod tests {
         let mut lines = text.lines();
         assert_eq!(
             lines.next().unwrap(),
-            "mode,index,input,url,status,bytes,elapsed_ms,truncated,error,error_kind,final_url"
+            "mode,index,input,url,status,bytes,elapsed_ms,truncated,error,error_kind,final_url,\
+             http,reused,ttfb_ms,dns_ms,connect_ms,tls_ms"
         );
         assert_eq!(
             lines.next().unwrap(),
-            "joinset,0,apple,http://h/?q=apple,200,12345,301.5,false,,,"
+            "joinset,0,apple,http://h/?q=apple,200,12345,301.5,false,,,,1.1,false,300.1,,0.25,"
         );
         assert!(lines
             .next()
             .unwrap()
-            .ends_with(",,0,2.0,false,connection refused,connect,"));
+            .ends_with(",,0,2.0,false,connection refused,connect,,,,,,,"));
         assert!(lines
             .next()
             .unwrap()

@@ -6,17 +6,17 @@
 mod csv;
 mod json;
 mod ndjson;
+mod record;
 mod table;
 
-use std::borrow::Cow;
+pub use record::{PageRecord, PageTimes, RepeatRecord, SummaryRecord};
+
 use std::io::{self, Write};
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::cli::{Format, Strategy};
-use crate::fetch::PageResult;
-use crate::stats::{self, ms};
+use crate::page::{HttpVersion, PageResult};
+use crate::stats;
 
 /// Version of the JSON / NDJSON / CSV layout; bumped when a field changes meaning or goes away.
 pub const SCHEMA: u32 = 1;
@@ -52,6 +52,10 @@ pub struct RunSummary {
     pub repeat: Option<Repeat>,
     /// The run was stopped by a signal; unfinished pages are marked cancelled.
     pub interrupted: bool,
+    /// Connections the run opened.
+    pub connections: usize,
+    /// HTTP versions the responses came in, oldest first.
+    pub http: Vec<HttpVersion>,
 }
 
 impl RunSummary {
@@ -178,119 +182,6 @@ impl std::ops::Deref for Kept {
     type Target = [(Strategy, Vec<PageResult>)];
     fn deref(&self) -> &Self::Target {
         &self.0
-    }
-}
-
-/// One page as serialized in JSON, NDJSON and (flattened) CSV.
-#[derive(Serialize)]
-pub struct PageRecord<'a> {
-    /// Loop that fetched it.
-    pub mode: &'static str,
-    /// 0-based input position.
-    pub index: usize,
-    /// Term or URL as given (password masked).
-    pub input: &'a str,
-    /// URL requested (password masked); null when the input was unusable.
-    pub url: Option<Cow<'a, str>>,
-    /// HTTP status, null when no response arrived.
-    pub status: Option<u16>,
-    /// Body bytes read.
-    pub bytes: u64,
-    /// Request start to last body byte, in milliseconds.
-    pub elapsed_ms: f64,
-    /// Reading stopped at `--max-bytes`.
-    pub truncated: bool,
-    /// One-line reason the page failed, or null.
-    pub error: Option<String>,
-    /// Stable kind of the error: input, connect, timeout, status, body, redirect, cancelled, request.
-    pub error_kind: Option<&'static str>,
-    /// Where redirects ended, when not `url`.
-    pub final_url: Option<&'a str>,
-}
-
-impl<'a> PageRecord<'a> {
-    pub fn new(mode: Strategy, p: &'a PageResult) -> Self {
-        PageRecord {
-            mode: mode.name(),
-            index: p.job.index,
-            input: &p.job.input,
-            url: p.job.url_shown(),
-            status: p.status,
-            bytes: p.bytes,
-            elapsed_ms: ms(p.elapsed),
-            truncated: p.truncated,
-            error: p.error.as_ref().map(ToString::to_string),
-            error_kind: p.error.as_ref().map(|e| e.kind()),
-            final_url: p.final_url.as_deref(),
-        }
-    }
-}
-
-/// Page-time percentiles in milliseconds, over the pages that received a response (null when none
-/// did): a refused or cancelled page would otherwise pull them towards 0.
-#[derive(Serialize)]
-pub struct PageTimes {
-    pub p50: Option<f64>,
-    pub p90: Option<f64>,
-    pub max: Option<f64>,
-}
-
-/// Repeat statistics in milliseconds.
-#[derive(Serialize)]
-pub struct RepeatRecord {
-    pub runs: usize,
-    pub min_ms: f64,
-    pub median_ms: f64,
-    pub max_ms: f64,
-    pub failed_pages: usize,
-}
-
-/// One loop's totals as serialized (JSON run object, NDJSON summary line).
-#[derive(Serialize)]
-pub struct SummaryRecord {
-    pub schema: u32,
-    pub version: &'static str,
-    pub mode: &'static str,
-    pub concurrency: usize,
-    /// Pages in the run (ok + failed).
-    pub total: usize,
-    pub ok: usize,
-    pub failed: usize,
-    /// Body bytes over all pages.
-    pub bytes: u64,
-    pub wall_ms: f64,
-    pub page_ms: PageTimes,
-    pub repeat: Option<RepeatRecord>,
-    pub interrupted: bool,
-}
-
-impl SummaryRecord {
-    pub fn new(s: &RunSummary) -> Self {
-        let pct = |p| s.page_time(p).map(ms);
-        SummaryRecord {
-            schema: SCHEMA,
-            version: env!("CARGO_PKG_VERSION"),
-            mode: s.mode.name(),
-            concurrency: s.concurrency,
-            total: s.pages,
-            ok: s.ok,
-            failed: s.failed,
-            bytes: s.bytes,
-            wall_ms: ms(s.wall),
-            page_ms: PageTimes {
-                p50: pct(50.0),
-                p90: pct(90.0),
-                max: pct(100.0),
-            },
-            repeat: s.repeat.as_ref().map(|r| RepeatRecord {
-                runs: r.runs,
-                min_ms: ms(r.min),
-                median_ms: ms(r.median),
-                max_ms: ms(r.max),
-                failed_pages: r.failed_pages,
-            }),
-            interrupted: s.interrupted,
-        }
     }
 }
 

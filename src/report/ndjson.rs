@@ -11,7 +11,7 @@ use super::{
     SummaryRecord, SCHEMA,
 };
 use crate::cli::Strategy;
-use crate::fetch::PageResult;
+use crate::page::PageResult;
 
 pub struct Ndjson<'a> {
     layout: Layout,

@@ -9,7 +9,7 @@ use std::io::{self, Write};
 
 use super::{plural, Kept, Layout, Reporter, RunSummary, Speedup};
 use crate::cli::Strategy;
-use crate::fetch::PageResult;
+use crate::page::PageResult;
 use crate::stats::human;
 use crate::term;
 
@@ -203,15 +203,24 @@ fn cell(text: &str, width: usize) -> String {
 pub fn write_summary(w: &mut dyn Write, s: &RunSummary) -> io::Result<()> {
     write!(
         w,
-        "{}: concurrency {}, {}, {} ok, {} failed, {} bytes, wall {}",
+        "{}: concurrency {}, {}, {} ok, {} failed, {} bytes, wall {}, {}",
         s.mode.name(),
         s.concurrency,
         plural(s.pages, "page"),
         s.ok,
         s.failed,
         thousands(s.bytes),
-        human(s.wall)
+        human(s.wall),
+        plural(s.connections, "connection"),
     )?;
+    if !s.http.is_empty() {
+        let versions: Vec<String> = s
+            .http
+            .iter()
+            .map(|v| format!("HTTP/{}", v.name()))
+            .collect();
+        write!(w, ", {}", versions.join(" + "))?;
+    }
     if s.interrupted {
         write!(w, " (interrupted)")?;
     }
@@ -455,7 +464,7 @@ mod tests {
     }
 
     fn with_input(p: &PageResult, input: &str) -> PageResult {
-        let job = crate::template::Job::new(p.job.index, input.into(), p.job.url.clone());
+        let job = crate::page::Job::new(p.job.index, input.into(), p.job.url.clone());
         PageResult {
             job: std::sync::Arc::new(job),
             ..p.clone()

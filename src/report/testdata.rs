@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::RunSummary;
 use crate::cli::Strategy;
-use crate::fetch::{PageError, PageResult};
-use crate::template::Job;
+use crate::page::Job;
+use crate::page::{HttpVersion, Opening, PageError, PageResult, Transport};
 
 fn job(index: usize, input: &str) -> Arc<Job> {
     Arc::new(Job::new(
@@ -22,6 +22,16 @@ pub fn pages() -> Vec<PageResult> {
     apple.status = Some(200);
     apple.bytes = 12345;
     apple.elapsed = Duration::from_micros(301_500);
+    apple.transport = Transport {
+        http: Some(HttpVersion::Http11),
+        reused: Some(false),
+        ttfb: Some(Duration::from_micros(300_100)),
+        opening: Some(Opening {
+            dns: None,
+            connect: Duration::from_micros(250),
+            tls: None,
+        }),
+    };
     let mut pear = PageResult::failed(
         job(1, "pear"),
         PageError::Connect("connection refused".into()),
@@ -58,5 +68,7 @@ pub fn summary(mode: Strategy, pages: &[PageResult], wall_ms: u64) -> RunSummary
         page_times_us,
         repeat: None,
         interrupted: false,
+        connections: 1,
+        http: vec![HttpVersion::Http11],
     }
 }

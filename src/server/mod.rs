@@ -1,9 +1,12 @@
-//! The loopback HTTP/1.1 server behind `serve`, `demo` and the tests.
+//! The loopback server behind `serve`, `demo` and the tests: HTTP/1.1 and HTTP/2 (prior
+//! knowledge), or with TLS both by ALPN.
 //!
 //! `GET /search?q=TERM` answers after the latency (plus a jitter derived from the term) with a page
 //! whose size is a pure function of the term, so every run and every client sees the same bytes.
 //! Per request, `ms=`, `bytes=` and `status=` override delay, size and status. The server counts
 //! connections and requests in flight so tests can prove what a loop really did.
+
+pub mod tls;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -18,8 +21,9 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 /// Delays applied to every request.
@@ -34,7 +38,12 @@ pub struct ServerConfig {
 #[derive(Debug, Default)]
 pub struct Stats {
     pub connections: AtomicUsize,
+    /// Connections open now, and the most that were open at once.
+    pub open: AtomicUsize,
+    pub max_open: AtomicUsize,
     pub requests: AtomicUsize,
+    /// Requests that came over HTTP/2.
+    pub http2_requests: AtomicUsize,
     pub in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
 }
@@ -52,6 +61,12 @@ impl Stats {
     pub fn max_in_flight(&self) -> usize {
         self.max_in_flight.load(Ordering::SeqCst)
     }
+    pub fn max_open(&self) -> usize {
+        self.max_open.load(Ordering::SeqCst)
+    }
+    pub fn http2_requests(&self) -> usize {
+        self.http2_requests.load(Ordering::SeqCst)
+    }
 }
 
 /// A running server; dropping it stops accepting and closes every connection.
@@ -63,15 +78,31 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds `addr` (port 0 picks a free one) and serves on the current tokio runtime.
+    /// Binds `addr` (port 0 picks a free one) and serves plain HTTP on the current tokio runtime.
     pub async fn start(addr: SocketAddr, config: ServerConfig) -> anyhow::Result<Server> {
+        Server::start_with(addr, config, None).await
+    }
+
+    /// The same, over TLS when `tls` is given.
+    pub async fn start_with(
+        addr: SocketAddr,
+        config: ServerConfig,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> anyhow::Result<Server> {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let addr = listener.local_addr()?;
         let stats = Arc::new(Stats::default());
         let (stop, stopped) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(accept_loop(listener, config, stats.clone(), stopped));
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+        let task = tokio::spawn(accept_loop(
+            listener,
+            config,
+            stats.clone(),
+            acceptor,
+            stopped,
+        ));
         Ok(Server {
             addr,
             stats,
@@ -112,6 +143,7 @@ async fn accept_loop(
     listener: TcpListener,
     config: ServerConfig,
     stats: Arc<Stats>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     let mut conns = JoinSet::new();
@@ -131,14 +163,7 @@ async fn accept_loop(
         };
         stats.connections.fetch_add(1, Ordering::SeqCst);
         let _ = stream.set_nodelay(true);
-        let stats = stats.clone();
-        conns.spawn(async move {
-            let service = service_fn(move |req| respond(req, config, stats.clone()));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
+        conns.spawn(connection(stream, config, stats.clone(), tls.clone()));
         // Reap finished connection tasks so the set does not grow with every connection ever made.
         while conns.try_join_next().is_some() {}
     }
@@ -147,12 +172,57 @@ async fn accept_loop(
     while conns.join_next().await.is_some() {}
 }
 
+/// Serves one connection: HTTP/1.1, or HTTP/2 (by ALPN with TLS, by its preface without).
+async fn connection(
+    stream: TcpStream,
+    config: ServerConfig,
+    stats: Arc<Stats>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
+    let _open = Open::enter(stats.clone());
+    let service = service_fn(move |req| respond(req, config, stats.clone()));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new());
+    builder.http2().timer(TokioTimer::new());
+    let _ = match tls {
+        None => {
+            builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+        }
+        Some(acceptor) => match acceptor.accept(stream).await {
+            Ok(tls) => builder.serve_connection(TokioIo::new(tls), service).await,
+            Err(_) => return, // a client that did not trust us, or spoke plain HTTP
+        },
+    };
+}
+
+/// Counts a connection as open while it lives.
+struct Open(Arc<Stats>);
+
+impl Open {
+    fn enter(stats: Arc<Stats>) -> Open {
+        let now = stats.open.fetch_add(1, Ordering::SeqCst) + 1;
+        stats.max_open.fetch_max(now, Ordering::SeqCst);
+        Open(stats)
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn respond(
     req: Request<Incoming>,
     config: ServerConfig,
     stats: Arc<Stats>,
 ) -> Result<Response<PageBody>, Infallible> {
     stats.requests.fetch_add(1, Ordering::SeqCst);
+    if req.version() == hyper::Version::HTTP_2 {
+        stats.http2_requests.fetch_add(1, Ordering::SeqCst);
+    }
     let guard = InFlight::enter(stats);
     let ask = Ask::from_query(req.uri().query().unwrap_or(""), config);
     if !ask.delay.is_zero() {

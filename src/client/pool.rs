@@ -1,0 +1,530 @@
+//! The connections of one run: reused while idle, capped in number, the least recently used idle
+//! one closed first.
+//!
+//! Every connection is opened for exactly one page, which is told so (`reused: false`) with how the
+//! opening went; every later page on it is told it was reused. Connections open at once (in use,
+//! idle, or being opened) never exceed `max_open`: before one more is opened, the idle connection
+//! used least recently is closed, and its descriptor is freed on the spot. Without that, a list of
+//! thousands of hosts kept a pooled connection to each until the process ran out of files.
+//!
+//! A route that may speak HTTP/2 gets one connection that every request shares: while it is being
+//! opened, other requests to the route wait for it instead of opening their own.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
+
+use super::connect::{Opened, Route, Stream};
+use crate::page::{Opening, PageError};
+
+/// The request body type: pagefetch only sends GET.
+pub type ReqBody = Empty<Bytes>;
+
+/// A connection's request handle.
+pub enum Sender {
+    H1(http1::SendRequest<ReqBody>),
+    H2(http2::SendRequest<ReqBody>),
+}
+
+pub struct Pool {
+    state: Mutex<State>,
+    /// Connections open now (in use, idle or being opened).
+    open: Arc<AtomicUsize>,
+    /// Connections opened since the pool was made.
+    opened: AtomicUsize,
+    max_open: usize,
+    max_idle: usize,
+}
+
+#[derive(Default)]
+struct State {
+    /// Orders idle connections: each gets a new stamp when it goes idle.
+    stamp: u64,
+    idle: HashMap<Route, Vec<Idle>>,
+    h2: HashMap<Route, H2>,
+    /// Idle connections (HTTP/1.1, and HTTP/2 ones nobody is using) by stamp, oldest first.
+    order: BTreeMap<u64, Route>,
+    /// Connects in progress to routes that may turn out to speak HTTP/2.
+    attempts: HashMap<Route, Arc<Attempt>>,
+    /// Routes whose server chose HTTP/1.1: requests to them need not wait for each other.
+    h1_only: HashSet<Route>,
+}
+
+struct Idle {
+    sender: http1::SendRequest<ReqBody>,
+    conn: Arc<Conn>,
+    stamp: u64,
+}
+
+struct H2 {
+    sender: http2::SendRequest<ReqBody>,
+    conn: Arc<Conn>,
+    users: usize,
+    stamp: Option<u64>,
+}
+
+impl Pool {
+    /// `max_open`: the most connections open at once; `max_idle`: the most kept idle.
+    pub fn new(max_open: usize, max_idle: usize) -> Arc<Pool> {
+        Arc::new(Pool {
+            state: Mutex::new(State::default()),
+            open: Arc::new(AtomicUsize::new(0)),
+            opened: AtomicUsize::new(0),
+            max_open: max_open.max(1),
+            max_idle,
+        })
+    }
+
+    /// Connections opened so far.
+    pub fn opened(&self) -> usize {
+        self.opened.load(Ordering::Relaxed)
+    }
+
+    /// Connections open now.
+    pub fn open_now(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A connection for `route`: an open one if `reuse` and one is free, else a new one made by
+    /// `open` (for a route that `may_be_h2`, at most one such opening at a time).
+    pub async fn acquire<F, Fut>(
+        self: &Arc<Self>,
+        route: &Route,
+        may_be_h2: bool,
+        reuse: bool,
+        open: F,
+    ) -> Result<Pooled, PageError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Opened, PageError>>,
+    {
+        let mut owned = None;
+        loop {
+            let waiting = {
+                let mut st = self.lock();
+                if reuse {
+                    if let Some(p) = self.take(&mut st, route) {
+                        return Ok(p);
+                    }
+                }
+                if !may_be_h2 || st.h1_only.contains(route) {
+                    break;
+                }
+                match st.attempts.get(route) {
+                    Some(a) => a.clone(),
+                    None => {
+                        let a = Arc::new(Attempt::default());
+                        st.attempts.insert(route.clone(), a.clone());
+                        owned = Some(AttemptGuard {
+                            pool: self.clone(),
+                            route: route.clone(),
+                            attempt: a,
+                        });
+                        break;
+                    }
+                }
+            };
+            // Another request is opening this route's connection: use it, or share its failure.
+            if let Some(e) = waiting.wait().await {
+                return Err(e);
+            }
+        }
+        self.make_room(1);
+        self.open.fetch_add(1, Ordering::SeqCst);
+        let conn = match open().await {
+            Ok(opened) => self.start(route, opened).await,
+            Err(e) => {
+                self.open.fetch_sub(1, Ordering::SeqCst);
+                Err(e)
+            }
+        };
+        if let Some(guard) = owned {
+            guard.attempt.finish(conn.as_ref().err().cloned());
+        }
+        conn
+    }
+
+    /// Runs the HTTP handshake on a new connection and hands it to the page that opened it.
+    async fn start(self: &Arc<Self>, route: &Route, opened: Opened) -> Result<Pooled, PageError> {
+        let conn = Arc::new(Conn {
+            stream: Mutex::new(Some(opened.stream)),
+            counted: AtomicBool::new(true),
+            open: self.open.clone(),
+        });
+        let io = TokioIo::new(ConnIo(conn.clone()));
+        let handshake_failed = |e: hyper::Error| {
+            conn.close();
+            PageError::Request(format!("HTTP handshake failed: {e}"))
+        };
+        let sender = if opened.h2 {
+            let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .handshake(io)
+                .await
+                .map_err(handshake_failed)?;
+            let c = conn.clone();
+            tokio::spawn(async move {
+                let _ = connection.await;
+                c.close();
+            });
+            let mut st = self.lock();
+            st.h2.insert(
+                route.clone(),
+                H2 {
+                    sender: sender.clone(),
+                    conn: conn.clone(),
+                    users: 1,
+                    stamp: None,
+                },
+            );
+            Sender::H2(sender)
+        } else {
+            let (sender, connection) = http1::Builder::new()
+                .handshake(io)
+                .await
+                .map_err(handshake_failed)?;
+            let c = conn.clone();
+            tokio::spawn(async move {
+                let _ = connection.await;
+                c.close();
+            });
+            self.lock().h1_only.insert(route.clone());
+            Sender::H1(sender)
+        };
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        Ok(Pooled {
+            sender: Some(sender),
+            reused: false,
+            opening: Some(opened.opening),
+            route: route.clone(),
+            conn,
+            pool: self.clone(),
+        })
+    }
+
+    /// A free open connection for `route`, if any.
+    fn take(self: &Arc<Self>, st: &mut State, route: &Route) -> Option<Pooled> {
+        let pooled = |sender, conn| Pooled {
+            sender: Some(sender),
+            reused: true,
+            opening: None,
+            route: route.clone(),
+            conn,
+            pool: self.clone(),
+        };
+        if let Some(h) = st.h2.get_mut(route) {
+            if !h.sender.is_closed() && h.conn.is_open() {
+                h.users += 1;
+                if let Some(stamp) = h.stamp.take() {
+                    st.order.remove(&stamp);
+                }
+                return Some(pooled(Sender::H2(h.sender.clone()), h.conn.clone()));
+            }
+            if let Some(dead) = st.h2.remove(route) {
+                dead.conn.close();
+                if let Some(stamp) = dead.stamp {
+                    st.order.remove(&stamp);
+                }
+            }
+        }
+        let list = st.idle.get_mut(route)?;
+        let mut found = None;
+        let mut dropped = Vec::new();
+        while let Some(idle) = list.pop() {
+            dropped.push(idle.stamp);
+            if idle.sender.is_closed() || !idle.conn.is_open() {
+                idle.conn.close();
+                continue;
+            }
+            found = Some(idle);
+            break;
+        }
+        if list.is_empty() {
+            st.idle.remove(route);
+        }
+        for stamp in dropped {
+            st.order.remove(&stamp);
+        }
+        let idle = found?;
+        Some(pooled(Sender::H1(idle.sender), idle.conn))
+    }
+
+    /// Closes idle connections, least recently used first, until `extra` more fit under the cap.
+    fn make_room(&self, extra: usize) {
+        while self.open.load(Ordering::SeqCst) + extra > self.max_open {
+            if !self.close_oldest_idle() {
+                break;
+            }
+        }
+    }
+
+    /// Closes the idle connection used least recently; false if none is idle.
+    fn close_oldest_idle(&self) -> bool {
+        let mut st = self.lock();
+        let Some((stamp, route)) = st.order.pop_first() else {
+            return false;
+        };
+        if let Some(list) = st.idle.get_mut(&route) {
+            if let Some(i) = list.iter().position(|idle| idle.stamp == stamp) {
+                list.remove(i).conn.close();
+                if list.is_empty() {
+                    st.idle.remove(&route);
+                }
+                return true;
+            }
+        }
+        if st.h2.get(&route).is_some_and(|h| h.stamp == Some(stamp)) {
+            if let Some(h) = st.h2.remove(&route) {
+                h.conn.close();
+            }
+        }
+        true
+    }
+
+    fn next_stamp(st: &mut State) -> u64 {
+        st.stamp += 1;
+        st.stamp
+    }
+
+    /// An HTTP/1.1 connection whose response was read to its end goes back to the idle list.
+    fn check_in(&self, route: Route, sender: http1::SendRequest<ReqBody>, conn: Arc<Conn>) {
+        if sender.is_closed() || !conn.is_open() {
+            conn.close();
+            return;
+        }
+        {
+            let mut st = self.lock();
+            let stamp = Self::next_stamp(&mut st);
+            st.order.insert(stamp, route.clone());
+            st.idle.entry(route).or_default().push(Idle {
+                sender,
+                conn,
+                stamp,
+            });
+        }
+        while self.lock().order.len() > self.max_idle {
+            self.close_oldest_idle();
+        }
+    }
+
+    /// A page is done with a shared HTTP/2 connection.
+    fn leave_h2(&self, route: &Route, conn: &Arc<Conn>) {
+        let mut st = self.lock();
+        let stamp = Self::next_stamp(&mut st);
+        let Some(h) = st.h2.get_mut(route) else {
+            return;
+        };
+        if !Arc::ptr_eq(&h.conn, conn) {
+            return;
+        }
+        h.users = h.users.saturating_sub(1);
+        if h.users == 0 {
+            h.stamp = Some(stamp);
+            st.order.insert(stamp, route.clone());
+        }
+    }
+}
+
+/// One connect in progress to a route that may speak HTTP/2; others wait for its outcome.
+#[derive(Default)]
+struct Attempt {
+    /// `Some(None)`: done (use the connection, or open another); `Some(Some(e))`: it failed.
+    done: OnceLock<Option<PageError>>,
+    notify: Notify,
+}
+
+impl Attempt {
+    async fn wait(&self) -> Option<PageError> {
+        let notified = self.notify.notified();
+        tokio::pin!(notified);
+        // Registered before the check, so a finish in between is not missed.
+        notified.as_mut().enable();
+        if self.done.get().is_none() {
+            notified.await;
+        }
+        self.done.get().cloned().flatten()
+    }
+
+    fn finish(&self, failure: Option<PageError>) {
+        let _ = self.done.set(failure);
+        self.notify.notify_waiters();
+    }
+}
+
+/// Ends an attempt however its page ends (a timeout or Ctrl-C drops it halfway).
+struct AttemptGuard {
+    pool: Arc<Pool>,
+    route: Route,
+    attempt: Arc<Attempt>,
+}
+
+impl Drop for AttemptGuard {
+    fn drop(&mut self) {
+        {
+            let mut st = self.pool.lock();
+            if st
+                .attempts
+                .get(&self.route)
+                .is_some_and(|a| Arc::ptr_eq(a, &self.attempt))
+            {
+                st.attempts.remove(&self.route);
+            }
+        }
+        self.attempt.finish(None);
+    }
+}
+
+/// A connection lent to one request.
+pub struct Pooled {
+    sender: Option<Sender>,
+    /// The connection was open before this request needed it.
+    pub reused: bool,
+    /// How it was opened, for the request that opened it.
+    pub opening: Option<Opening>,
+    route: Route,
+    conn: Arc<Conn>,
+    pool: Arc<Pool>,
+}
+
+impl Pooled {
+    pub fn sender(&mut self) -> &mut Sender {
+        self.sender.as_mut().expect("a sender until released")
+    }
+
+    pub fn is_h2(&self) -> bool {
+        matches!(self.sender, Some(Sender::H2(_)))
+    }
+
+    /// The response was read to its end: an HTTP/1.1 connection can serve another request.
+    pub fn release(mut self) {
+        if let Some(Sender::H1(sender)) = self.sender.take() {
+            self.pool
+                .check_in(self.route.clone(), sender, self.conn.clone());
+        } else {
+            self.pool.leave_h2(&self.route, &self.conn);
+        }
+    }
+
+    /// The connection failed this request: it serves no other.
+    pub fn discard(mut self) {
+        self.sender.take();
+        self.conn.close();
+        let mut st = self.pool.lock();
+        if st
+            .h2
+            .get(&self.route)
+            .is_some_and(|h| Arc::ptr_eq(&h.conn, &self.conn))
+        {
+            st.h2.remove(&self.route);
+        }
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        match self.sender.take() {
+            // An HTTP/1.1 response not read to its end leaves the connection unusable.
+            Some(Sender::H1(_)) => self.conn.close(),
+            Some(Sender::H2(_)) => self.pool.leave_h2(&self.route, &self.conn),
+            None => {}
+        }
+    }
+}
+
+/// The descriptor side of a connection: the stream, closed exactly once, by whoever comes first
+/// (the pool making room, a failed request, or the end of hyper's connection task).
+pub struct Conn {
+    stream: Mutex<Option<Stream>>,
+    counted: AtomicBool,
+    open: Arc<AtomicUsize>,
+}
+
+impl Conn {
+    fn close(&self) {
+        let stream = self.stream.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(stream);
+        if self.counted.swap(false, Ordering::SeqCst) {
+            self.open.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        self.counted.load(Ordering::SeqCst)
+    }
+}
+
+/// hyper's view of a connection: reads and writes reach the stream until it is closed.
+struct ConnIo(Arc<Conn>);
+
+impl ConnIo {
+    fn with<T>(
+        &self,
+        closed: impl FnOnce() -> Poll<io::Result<T>>,
+        f: impl FnOnce(Pin<&mut Stream>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        let mut guard = self.0.stream.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_mut() {
+            Some(s) => f(Pin::new(s)),
+            None => closed(),
+        }
+    }
+}
+
+fn not_connected<T>() -> Poll<io::Result<T>> {
+    Poll::Ready(Err(io::ErrorKind::NotConnected.into()))
+}
+
+impl AsyncRead for ConnIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.with(not_connected, |s| s.poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for ConnIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.with(not_connected, |s| s.poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.with(not_connected, |s| s.poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.with(|| Poll::Ready(Ok(())), |s| s.poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.with(|| Poll::Ready(Ok(())), |s| s.poll_shutdown(cx))
+    }
+}

@@ -1,0 +1,150 @@
+//! The records as serialized: a page (JSON `pages[]`, NDJSON `page` lines, CSV rows) and a run
+//! summary. Field names are the schema's (README); every `*_ms` goes through `stats::ms`.
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+
+use super::RunSummary;
+use super::SCHEMA;
+use crate::cli::Strategy;
+use crate::page::{HttpVersion, PageResult};
+use crate::stats::ms;
+
+/// One page as serialized in JSON, NDJSON and (flattened) CSV.
+#[derive(Serialize)]
+pub struct PageRecord<'a> {
+    /// Loop that fetched it.
+    pub mode: &'static str,
+    /// 0-based input position.
+    pub index: usize,
+    /// Term or URL as given (password masked).
+    pub input: &'a str,
+    /// URL requested (password masked); null when the input was unusable.
+    pub url: Option<Cow<'a, str>>,
+    /// HTTP status, null when no response arrived.
+    pub status: Option<u16>,
+    /// Body bytes read.
+    pub bytes: u64,
+    /// Request start to last body byte, in milliseconds.
+    pub elapsed_ms: f64,
+    /// Reading stopped at `--max-bytes`.
+    pub truncated: bool,
+    /// One-line reason the page failed, or null.
+    pub error: Option<String>,
+    /// Stable kind of the error: input, connect, tls, timeout, status, body, redirect, cancelled,
+    /// request.
+    pub error_kind: Option<&'static str>,
+    /// Where redirects ended, when not `url`.
+    pub final_url: Option<&'a str>,
+    /// HTTP version of the final response: "1.0", "1.1" or "2".
+    pub http: Option<&'static str>,
+    /// The final response came over a connection that was already open.
+    pub reused: Option<bool>,
+    /// Request start to the final response's headers.
+    pub ttfb_ms: Option<f64>,
+    /// Name lookup, TCP connect (with a proxy's tunnel) and TLS handshake of the connection this
+    /// page opened; null when it was reused, or when there was no such phase.
+    pub dns_ms: Option<f64>,
+    pub connect_ms: Option<f64>,
+    pub tls_ms: Option<f64>,
+}
+
+impl<'a> PageRecord<'a> {
+    pub fn new(mode: Strategy, p: &'a PageResult) -> Self {
+        let opening = p.transport.opening.as_ref();
+        PageRecord {
+            mode: mode.name(),
+            index: p.job.index,
+            input: &p.job.input,
+            url: p.job.url_shown(),
+            status: p.status,
+            bytes: p.bytes,
+            elapsed_ms: ms(p.elapsed),
+            truncated: p.truncated,
+            error: p.error.as_ref().map(ToString::to_string),
+            error_kind: p.error.as_ref().map(|e| e.kind()),
+            final_url: p.final_url.as_deref(),
+            http: p.transport.http.map(HttpVersion::name),
+            reused: p.transport.reused,
+            ttfb_ms: p.transport.ttfb.map(ms),
+            dns_ms: opening.and_then(|o| o.dns).map(ms),
+            connect_ms: opening.map(|o| ms(o.connect)),
+            tls_ms: opening.and_then(|o| o.tls).map(ms),
+        }
+    }
+}
+
+/// Page-time percentiles in milliseconds, over the pages that received a response (null when none
+/// did): a refused or cancelled page would otherwise pull them towards 0.
+#[derive(Serialize)]
+pub struct PageTimes {
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub max: Option<f64>,
+}
+
+/// Repeat statistics in milliseconds.
+#[derive(Serialize)]
+pub struct RepeatRecord {
+    pub runs: usize,
+    pub min_ms: f64,
+    pub median_ms: f64,
+    pub max_ms: f64,
+    pub failed_pages: usize,
+}
+
+/// One loop's totals as serialized (JSON run object, NDJSON summary line).
+#[derive(Serialize)]
+pub struct SummaryRecord {
+    pub schema: u32,
+    pub version: &'static str,
+    pub mode: &'static str,
+    pub concurrency: usize,
+    /// Pages in the run (ok + failed).
+    pub total: usize,
+    pub ok: usize,
+    pub failed: usize,
+    /// Body bytes over all pages.
+    pub bytes: u64,
+    pub wall_ms: f64,
+    pub page_ms: PageTimes,
+    pub repeat: Option<RepeatRecord>,
+    pub interrupted: bool,
+    /// Connections the run opened.
+    pub connections: usize,
+    /// HTTP versions the responses came in, e.g. ["2"] or ["1.1", "2"].
+    pub http: Vec<&'static str>,
+}
+
+impl SummaryRecord {
+    pub fn new(s: &RunSummary) -> Self {
+        let pct = |p| s.page_time(p).map(ms);
+        SummaryRecord {
+            schema: SCHEMA,
+            version: env!("CARGO_PKG_VERSION"),
+            mode: s.mode.name(),
+            concurrency: s.concurrency,
+            total: s.pages,
+            ok: s.ok,
+            failed: s.failed,
+            bytes: s.bytes,
+            wall_ms: ms(s.wall),
+            page_ms: PageTimes {
+                p50: pct(50.0),
+                p90: pct(90.0),
+                max: pct(100.0),
+            },
+            repeat: s.repeat.as_ref().map(|r| RepeatRecord {
+                runs: r.runs,
+                min_ms: ms(r.min),
+                median_ms: ms(r.median),
+                max_ms: ms(r.max),
+                failed_pages: r.failed_pages,
+            }),
+            interrupted: s.interrupted,
+            connections: s.connections,
+            http: s.http.iter().map(|v| v.name()).collect(),
+        }
+    }
+}
