@@ -177,6 +177,7 @@ Per-request overrides (query parameters):
   ms=N                answer after N milliseconds instead
   bytes=N             a body of exactly N bytes
   status=N            answer with HTTP status N
+  close=1             close the connection after the answer (HTTP/1.1)
 
 The first stdout line is the address (ADDR:PORT). The first Ctrl-C or SIGTERM stops accepting and
 lets requests in flight finish (up to 5 s), then exits 0; a second one exits at once (130/143).";

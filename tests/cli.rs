@@ -704,6 +704,12 @@ fn credentials_are_sent_but_never_shown() {
             "{format} shows the masked input:\n{all}"
         );
     }
+    // Only the userinfo differs between the URL asked and the URL answered: no redirect to show.
+    let out = pagefetch()
+        .args(["fetch", "--format", "json", &with_creds("/ok/4")])
+        .output()
+        .unwrap();
+    assert_eq!(json_doc(&out.stdout)["pages"][0]["final_url"], Value::Null);
     // base64("user:s3cr3t")
     assert!(s.heads().iter().any(|h| h
         .to_lowercase()

@@ -180,6 +180,11 @@ fn redirects_are_followed_within_the_limit_and_loops_stop() {
         assert_eq!(p["error_kind"], "redirect", "{p}");
         assert!(error(&p).contains("non-HTTP"), "{p}");
     }
+    // The host that did not resolve is the one redirected to, not the one asked.
+    for p in fault_page(&s, "to-nowhere", "/to-nowhere", &[], true) {
+        assert_eq!(p["error"], "could not resolve host nowhere.invalid", "{p}");
+        assert_eq!(p["error_kind"], "connect", "{p}");
+    }
 }
 
 #[test]

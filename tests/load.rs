@@ -67,3 +67,91 @@ fn ten_thousand_pages_at_a_thousand_in_flight() {
         assert_eq!(s.stats().max_in_flight(), CONCURRENCY, "{mode}");
     }
 }
+
+/// Runs the binary with its open-files limit (soft and hard) set to `limit`.
+fn under_open_files_limit(limit: u64, args: &[String]) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = common::command();
+    cmd.args(args);
+    // SAFETY: setrlimit is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(move || {
+            let rl = libc::rlimit {
+                rlim_cur: limit as libc::rlim_t,
+                rlim_max: limit as libc::rlim_t,
+            };
+            match libc::setrlimit(libc::RLIMIT_NOFILE, &rl) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+    cmd.output().unwrap()
+}
+
+/// 10,000 different hosts (one name each, all sent to the test server by `--resolve`) under an
+/// open-files limit of 256: idle connections to hosts already done are closed as new ones open,
+/// so no page runs out of descriptors, in any loop. At -c 150, 150 in flight plus as many idle
+/// would pass the limit; only the cap on open connections keeps the run inside it.
+#[test]
+fn ten_thousand_hosts_under_a_low_open_files_limit() {
+    const HOSTS: usize = 10_000;
+    const LIMIT: u64 = 256;
+    let s = TestServer::instant();
+    let port = s.addr().port();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hosts.txt");
+    let urls: String = (0..HOSTS)
+        .map(|i| format!("http://h{i}.test:{port}/search?q=x&bytes=10\n"))
+        .collect();
+    std::fs::write(&file, urls).unwrap();
+    for mode in ["sequential", "joinset", "join-all"] {
+        let before = s.stats().connections();
+        s.stats()
+            .max_open
+            .store(0, std::sync::atomic::Ordering::SeqCst);
+        let args: Vec<String> = [
+            "fetch",
+            "-q",
+            "--format",
+            "csv",
+            "-m",
+            mode,
+            "-c",
+            "150",
+            "--resolve",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .chain([
+            format!("*:{port}:127.0.0.1"),
+            "-f".into(),
+            file.display().to_string(),
+        ])
+        .collect();
+        let out = under_open_files_limit(LIMIT, &args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let failed: Vec<&str> = stdout
+            .lines()
+            .filter(|l| !l.contains(",200,10,"))
+            .skip(1)
+            .take(3)
+            .collect();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{mode}: {failed:?} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(stdout.lines().count(), HOSTS + 1, "{mode}");
+        // One connection per host, closed along the way: the server saw them open and end. (Its
+        // count of open ones lags the client's closes a little, so it is checked against the
+        // limit, not against the client's budget of 160.)
+        assert_eq!(s.stats().connections() - before, HOSTS, "{mode}");
+        let max_open = s.stats().max_open();
+        assert!(
+            max_open <= LIMIT as usize,
+            "{mode}: the server saw {max_open} open at once"
+        );
+    }
+}

@@ -206,10 +206,13 @@ fn explain(e: &rustls::Error, cert: &CertificateDer<'_>, name: &ServerName<'_>) 
             "certificate not trusted (unknown issuer; --cacert FILE trusts a private CA)".into()
         }
         CertificateError::NotValidForName => format!("certificate is for other names than {host}"),
-        CertificateError::NotValidForNameContext { presented, .. } => format!(
-            "certificate is for other names than {host} (it names {})",
-            presented.join(", ")
-        ),
+        CertificateError::NotValidForNameContext { presented, .. } => {
+            let names: Vec<&str> = presented.iter().map(|n| bare_name(n)).collect();
+            format!(
+                "certificate is for other names than {host} (it names {})",
+                names.join(", ")
+            )
+        }
         CertificateError::Expired => "certificate expired".into(),
         CertificateError::ExpiredContext { not_after, .. } => {
             format!("certificate expired (valid until {})", date(*not_after))
@@ -237,6 +240,14 @@ fn explain(e: &rustls::Error, cert: &CertificateDer<'_>, name: &ServerName<'_>) 
             "certificate not accepted: {}",
             rustls::Error::InvalidCertificate(other.clone())
         ),
+    }
+}
+
+/// `DnsName("a.test")` (how webpki presents a name) -> `a.test`.
+fn bare_name(presented: &str) -> &str {
+    match (presented.find('('), presented.strip_suffix(')')) {
+        (Some(open), Some(inner)) if open < inner.len() => inner[open + 1..].trim_matches('"'),
+        _ => presented,
     }
 }
 
@@ -404,6 +415,13 @@ mod tests {
         let alone = crate::server::tls::Identity::self_signed(&["localhost"]).unwrap();
         assert!(self_signed(&alone.chain[0]));
         assert!(!self_signed(b"not a certificate"));
+    }
+
+    #[test]
+    fn presented_names_lose_their_wrappers() {
+        assert_eq!(bare_name("DnsName(\"other.test\")"), "other.test");
+        assert_eq!(bare_name("IpAddress(127.0.0.1)"), "127.0.0.1");
+        assert_eq!(bare_name("plain.test"), "plain.test");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! `GET /search?q=TERM` answers after the latency (plus a jitter derived from the term) with a page
 //! whose size is a pure function of the term, so every run and every client sees the same bytes.
-//! Per request, `ms=`, `bytes=` and `status=` override delay, size and status. The server counts
+//! Per request, `ms=`, `bytes=` and `status=` override delay, size and status, and `close=1` closes
+//! the connection after the answer. The server counts
 //! connections and requests in flight so tests can prove what a loop really did.
 
 pub mod tls;
@@ -238,6 +239,12 @@ async fn respond(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
     );
+    if ask.close {
+        resp.headers_mut().insert(
+            hyper::header::CONNECTION,
+            hyper::header::HeaderValue::from_static("close"),
+        );
+    }
     Ok(resp)
 }
 
@@ -247,18 +254,21 @@ struct Ask {
     delay: Duration,
     bytes: u64,
     status: StatusCode,
+    /// Close the connection after this answer (HTTP/1.1), so the next request needs a new one.
+    close: bool,
 }
 
 impl Ask {
     fn from_query(query: &str, config: ServerConfig) -> Ask {
         let mut term = String::new();
-        let (mut ms, mut bytes, mut status) = (None, None, None);
+        let (mut ms, mut bytes, mut status, mut close) = (None, None, None, false);
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
             match &*k {
                 "q" => term = v.into_owned(),
                 "ms" => ms = v.parse().ok(),
                 "bytes" => bytes = v.parse().ok(),
                 "status" => status = v.parse().ok().and_then(|s| StatusCode::from_u16(s).ok()),
+                "close" => close = v == "1",
                 _ => {}
             }
         }
@@ -269,6 +279,7 @@ impl Ask {
             ),
             bytes: bytes.unwrap_or_else(|| page_bytes(&term)),
             status: status.unwrap_or(StatusCode::OK),
+            close,
         }
     }
 }
@@ -406,7 +417,8 @@ mod tests {
             Ask {
                 delay: Duration::from_millis(5),
                 bytes: 7,
-                status: StatusCode::SERVICE_UNAVAILABLE
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                close: false,
             }
         );
     }

@@ -12,6 +12,7 @@
 //! - `/gzip-bomb`: a small gzip body that decodes to 4 GiB of zeros
 //! - `/loop`: redirects to itself; `/chain/N`: N redirects, then `/ok/100`
 //! - `/to-ftp`: redirects to an ftp:// URL
+//! - `/to-nowhere`: redirects to a host that does not resolve (`nowhere.invalid`)
 //! - `/status/N`: status N with a 20-byte body
 //! - `/close`: reads the request, closes without a word
 //! - `/http10`: HTTP/1.0 answer without Content-Length or keep-alive, body until close
@@ -187,6 +188,10 @@ async fn answer(s: &mut TcpStream, path: &str, addr: SocketAddr) -> std::io::Res
         }
         "/to-ftp" => {
             redirect(s, "ftp://files.example/x").await?;
+            return Ok(true);
+        }
+        "/to-nowhere" => {
+            redirect(s, "http://nowhere.invalid/page").await?;
             return Ok(true);
         }
         "/close" => {}

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod faults;
+pub mod proxy;
 
 use std::net::SocketAddr;
 use std::sync::{mpsc, Arc};
@@ -53,6 +54,15 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start(latency: Duration, jitter: Duration) -> TestServer {
+        TestServer::start_with(ServerConfig { latency, jitter }, None)
+    }
+
+    /// An HTTPS server presenting `tls` (see `pagefetch::server::tls`).
+    pub fn tls(tls: Arc<rustls::ServerConfig>) -> TestServer {
+        TestServer::start_with(ServerConfig::default(), Some(tls))
+    }
+
+    pub fn start_with(config: ServerConfig, tls: Option<Arc<rustls::ServerConfig>>) -> TestServer {
         let (tx, rx) = mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -62,8 +72,7 @@ impl TestServer {
                 .build()
                 .expect("test runtime");
             rt.block_on(async move {
-                let config = ServerConfig { latency, jitter };
-                let server = Server::start(SocketAddr::from(([127, 0, 0, 1], 0)), config)
+                let server = Server::start_with(SocketAddr::from(([127, 0, 0, 1], 0)), config, tls)
                     .await
                     .expect("bind 127.0.0.1:0");
                 tx.send((server.addr(), server.stats().clone())).unwrap();
