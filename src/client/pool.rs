@@ -28,6 +28,9 @@ use tokio::sync::Notify;
 use super::connect::{Opened, Route, Stream};
 use crate::page::{Opening, PageError};
 
+/// Largest read buffer of an HTTP/1.1 connection.
+const READ_BUF_MAX: usize = 32 * 1024;
+
 /// The request body type: pagefetch only sends GET.
 pub type ReqBody = Empty<Bytes>;
 
@@ -194,7 +197,10 @@ impl Pool {
             );
             Sender::H2(sender)
         } else {
+            // hyper grows a connection's read buffer up to ~400 KB by default; bodies are counted
+            // and dropped, so a smaller ceiling costs little and bounds memory at high -c.
             let (sender, connection) = http1::Builder::new()
+                .max_buf_size(READ_BUF_MAX)
                 .handshake(io)
                 .await
                 .map_err(handshake_failed)?;
