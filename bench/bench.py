@@ -37,7 +37,12 @@ SCENARIOS = {
     "wide10k": (10000, 100, 1000),
     "burst10k": (10000, 0, 64),
     "big100k": (100000, 0, 256),
+    "tls5k": (5000, 0, 64),
 }
+# Scenarios served over HTTPS by `pagefetch serve --tls` (its CA written to bench/out/ca.pem).
+TLS = {"tls5k"}
+# The tools of an HTTPS scenario (the others are plain-HTTP peers or reference loops).
+TLS_TOOLS = {"pagefetch joinset", "pagefetch joinset --http1.1", "oha --insecure", "oha --insecure --http2", "curl -Z"}
 # Tools left out of a scenario, and why (said in BENCHMARKS.md).
 SKIP = {
     ("pagefetch sequential", "fanout1k"): "1,000 x 50 ms = 50 s a run; sequential is measured where it is the point",
@@ -52,6 +57,10 @@ SKIP = {
 for _sc in ("seed6", "fanout1k", "wide10k"):
     SKIP[("floor: reqwest loop", _sc)] = "reference point for the throughput scenarios only"
     SKIP[("floor: hyper loop", _sc)] = "reference point for the throughput scenarios only"
+for _sc in SCENARIOS:
+    if _sc not in TLS:
+        for _tool in ("pagefetch joinset --http1.1", "oha --insecure", "oha --insecure --http2"):
+            SKIP[(_tool, _sc)] = "an HTTPS scenario's tool"
 
 
 def fnv1a(s):
@@ -162,6 +171,20 @@ def tools_for(files, n, c):
     wfmt = "%{url_effective} %{size_download}\\n"
     pf = [PAGEFETCH, "fetch", "-q", "--format", "csv", "-c", str(c), "-t", files["template"], "-f", files["terms"]]
     one_url = urls[0]
+    if files.get("cacert"):
+        pf += ["--cacert", files["cacert"]]
+        oha = [OHA, "-n", str(n), "-c", str(c), "--no-tui", "--output-format", "json", "--insecure"]
+        return [
+            ("pagefetch joinset", pf + ["-m", "joinset"], lambda t: check_pagefetch_csv(t, expected)),
+            ("pagefetch joinset --http1.1", pf + ["-m", "joinset", "--http1.1"], lambda t: check_pagefetch_csv(t, expected)),
+            (
+                "curl -Z",
+                ["curl", "-s", "-Z", "--parallel-max", str(c), "--cacert", files["cacert"], "-K", files["curl_config"], "-w", wfmt],
+                lambda t: check_url_sizes(t, urls, expected),
+            ),
+            ("oha --insecure", oha + [one_url], lambda t: check_oha(t, n, expected[0])),
+            ("oha --insecure --http2", oha + ["--http2", one_url], lambda t: check_oha(t, n, expected[0])),
+        ]
     return [
         ("pagefetch joinset", pf + ["-m", "joinset"], lambda t: check_pagefetch_csv(t, expected)),
         ("pagefetch join-all", pf + ["-m", "join-all"], lambda t: check_pagefetch_csv(t, expected)),
@@ -213,15 +236,18 @@ def write_inputs(name, n, addr):
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
     terms = LESSON if name == "seed6" else [f"t{i}" for i in range(n)]
-    urls = [f"http://{addr}/search?q={t}" for t in terms]
+    # HTTPS: by name, so the certificate (made for localhost) is checked as on the real web.
+    origin = f"https://localhost:{addr.rsplit(':', 1)[1]}" if name in TLS else f"http://{addr}"
+    urls = [f"{origin}/search?q={t}" for t in terms]
     files = {
         "dir": d,
         "terms": os.path.join(d, "terms.txt"),
         "urls_file": os.path.join(d, "urls.txt"),
         "curl_config": os.path.join(d, "curl.cfg"),
-        "template": f"http://{addr}/search?q={{}}",
+        "template": f"{origin}/search?q={{}}",
         "urls": urls,
         "expected": [page_bytes(t) for t in terms],
+        "cacert": CA_PEM if name in TLS else None,
     }
     with open(files["terms"], "w") as f:
         f.write("".join(t + "\n" for t in terms))
@@ -232,9 +258,13 @@ def write_inputs(name, n, addr):
     return files
 
 
-def start_server(latency_ms):
+CA_PEM = os.path.join(OUT, "ca.pem")
+
+
+def start_server(latency_ms, tls=False):
+    extra = ["--tls", "--ca-out", CA_PEM] if tls else []
     proc = subprocess.Popen(
-        [PAGEFETCH, "serve", "--addr", "127.0.0.1:0", "--latency", f"{latency_ms}ms"],
+        [PAGEFETCH, "serve", "--addr", "127.0.0.1:0", "--latency", f"{latency_ms}ms"] + extra,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env=clean_env(),
@@ -247,10 +277,12 @@ def start_server(latency_ms):
 
 def run_scenario(name, runs):
     n, latency, c = SCENARIOS[name]
-    server, addr = start_server(latency)
+    server, addr = start_server(latency, tls=name in TLS)
     try:
         files = write_inputs(name, n, addr)
         tools = [t for t in tools_for(files, n, c) if (t[0], name) not in SKIP]
+        if name in TLS:
+            tools = [t for t in tools if t[0] in TLS_TOOLS]
         samples = {t[0]: [] for t in tools}
         failures = {}
         for rnd in range(runs + 1):
@@ -293,7 +325,9 @@ def run_scenario(name, runs):
         "concurrency": c,
         "rows": rows,
         "failures": failures,
-        "skipped": {t: why for (t, s), why in SKIP.items() if s == name},
+        "skipped": {
+            t: why for (t, s), why in SKIP.items() if s == name and why != "an HTTPS scenario's tool"
+        },
         "commands": {tool: " ".join(cmd) for tool, cmd, _ in tools},
     }
 
@@ -307,6 +341,46 @@ def spawn_wall(cmd):
         wall = time.perf_counter() - start
         proc.returncode = 0
     return wall
+
+
+def tls_cold(runs=20):
+    """One HTTPS page in a new process, pagefetch against curl, alternately (as hyperfine would
+    time each): medians. Then a sequential run against a server that closes every connection, so
+    each page makes its own handshake: page 0 against the median of pages 1-9, per run."""
+    server, addr = start_server(0, tls=True)
+    try:
+        url = f"https://localhost:{addr.rsplit(':', 1)[1]}/search?q=cold"
+        pf_cmd = [PAGEFETCH, "fetch", "-q", "--format", "csv", "--cacert", CA_PEM, url]
+        curl_cmd = ["curl", "-s", "-o", "/dev/null", "--cacert", CA_PEM, url]
+        spawn_wall(pf_cmd), spawn_wall(curl_cmd)  # warm-up
+        pf, curl = [], []
+        for _ in range(runs):
+            pf.append(spawn_wall(pf_cmd))
+            curl.append(spawn_wall(curl_cmd))
+        close_urls = [f"{url}{i}&close=1" for i in range(10)]
+        firsts = []
+        for _ in range(5):
+            out = subprocess.run(
+                [PAGEFETCH, "fetch", "-q", "--format", "json", "-m", "sequential", "--http1.1", "--cacert", CA_PEM]
+                + close_urls,
+                capture_output=True,
+                text=True,
+                env=clean_env(),
+            )
+            doc = json.loads(out.stdout)
+            times = [p["elapsed_ms"] for p in doc["pages"]]
+            assert doc["connections"] == 10, doc["connections"]
+            firsts.append((times[0], statistics.median(times[1:])))
+    finally:
+        server.terminate()
+        server.wait()
+    return {
+        "pagefetch": statistics.median(pf),
+        "curl": statistics.median(curl),
+        "runs": runs,
+        "page0": firsts,
+        "commands": {"pagefetch": " ".join(pf_cmd), "curl": " ".join(curl_cmd)},
+    }
 
 
 def startup(runs=100):
@@ -376,8 +450,8 @@ def table(sc):
     return "\n".join(lines)
 
 
-def targets(results, startup_s):
-    """Each target of the performance issue: (what, measured, met)."""
+def targets(results, startup_s, cold=None):
+    """Each target of the performance issues: (what, measured, met)."""
     by = {sc["name"]: sc["rows"] for sc in results}
     out = []
 
@@ -410,6 +484,36 @@ def targets(results, startup_s):
     big = row("big100k", "pagefetch joinset")
     if big:
         out.append(("big100k: joinset peak RSS <= 32 MiB", f"{big['rss_mib']:.1f} MiB", big["rss_mib"] <= 32))
+    tls = by.get("tls5k", {})
+    for mine, theirs in (
+        ("pagefetch joinset", "oha --insecure --http2"),
+        ("pagefetch joinset", "curl -Z"),
+        ("pagefetch joinset --http1.1", "oha --insecure"),
+        ("pagefetch joinset --http1.1", "curl -Z"),
+    ):
+        a, b = tls.get(mine), tls.get(theirs)
+        if a and b:
+            x = a["rps"] / b["rps"]
+            label = mine.replace("pagefetch joinset", "pagefetch HTTP/2").replace("HTTP/2 --http1.1", "HTTP/1.1")
+            out.append((f"tls5k: {label} req/s ahead of {theirs}", f"{x:.2f}x ({a['rps']:,.0f} vs {b['rps']:,.0f})", x >= 1.0))
+    if cold:
+        x = cold["pagefetch"] / cold["curl"]
+        out.append(
+            (
+                "tlscold: one HTTPS page in a new process <= 1.3x curl",
+                f"{x:.2f}x ({cold['pagefetch'] * 1000:.2f} ms vs {cold['curl'] * 1000:.2f} ms, medians of {cold['runs']})",
+                x <= 1.3,
+            )
+        )
+        worst = max(cold["page0"], key=lambda fm: fm[0] - fm[1])
+        ok = all(first <= 1.5 * med or first - med <= 2.0 for first, med in cold["page0"])
+        out.append(
+            (
+                "tlscold: page 0 of a sequential run (a handshake per page) within 1.5x or 2 ms of pages 1-9",
+                f"worst of 5 runs: page 0 {worst[0]:.2f} ms vs median {worst[1]:.2f} ms",
+                ok,
+            )
+        )
     if startup_s is not None:
         pf, floor = startup_s
         out.append(
@@ -422,7 +526,7 @@ def targets(results, startup_s):
     return out
 
 
-def write_report(path, results, startup_s, runs, measured_at):
+def write_report(path, results, startup_s, runs, measured_at, cold=None):
     v = versions()
     lines = [
         "# pagefetch benchmarks",
@@ -444,7 +548,7 @@ def write_report(path, results, startup_s, runs, measured_at):
         "| target | measured | met |",
         "|---|---|---|",
     ]
-    for what, measured, met in targets(results, startup_s):
+    for what, measured, met in targets(results, startup_s, cold):
         lines.append(f"| {what} | {measured} | {'yes' if met else '**no**'} |")
     notes = os.path.join(BENCH, "notes.md")
     if os.path.exists(notes):
@@ -460,6 +564,24 @@ def write_report(path, results, startup_s, runs, measured_at):
         lines += ["", "<details><summary>commands</summary>", "", "```"]
         lines += [f"{tool}: {cmd}" for tool, cmd in sc["commands"].items()]
         lines += ["```", "", "</details>"]
+    if cold:
+        lines += [
+            "",
+            "## tlscold: one HTTPS page in a new process",
+            "",
+            f"Medians of {cold['runs']} runs each, alternating, against `pagefetch serve --tls` on loopback: "
+            f"pagefetch {cold['pagefetch'] * 1000:.2f} ms, curl {cold['curl'] * 1000:.2f} ms.",
+            "",
+            "A sequential `--http1.1` run of 10 pages against a server that closes every connection (`close=1`), "
+            "so each page makes its own TLS handshake, 5 times: page 0 and the median of pages 1-9, in ms: "
+            + ", ".join(f"{a:.2f} / {b:.2f}" for a, b in cold["page0"])
+            + ".",
+            "",
+            "```",
+            cold["commands"]["pagefetch"],
+            cold["commands"]["curl"],
+            "```",
+        ]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
 
@@ -483,6 +605,7 @@ def main():
             tuple(saved["startup_s"]),
             saved["runs"],
             saved["measured_at"],
+            saved.get("tls_cold"),
         )
         return
     names = args.scenarios or list(SCENARIOS)
@@ -498,13 +621,20 @@ def main():
         print(f"bench: {name}", file=sys.stderr)
         results.append(run_scenario(name, args.runs))
     startup_s = startup()
+    cold = tls_cold() if "tls5k" in names else None
     measured_at = f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
     with open(os.path.join(OUT, "results.json"), "w") as f:
-        saved = {"results": results, "startup_s": list(startup_s), "runs": args.runs, "measured_at": measured_at}
+        saved = {
+            "results": results,
+            "startup_s": list(startup_s),
+            "runs": args.runs,
+            "measured_at": measured_at,
+            "tls_cold": cold,
+        }
         json.dump(saved, f, indent=1)
     full = names == list(SCENARIOS)
     path = os.path.join(ROOT, "BENCHMARKS.md") if full else os.path.join(OUT, "BENCHMARKS-partial.md")
-    write_report(path, results, startup_s, args.runs, measured_at)
+    write_report(path, results, startup_s, args.runs, measured_at, cold)
     print(f"bench: wrote {path}", file=sys.stderr)
 
 

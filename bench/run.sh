@@ -2,7 +2,7 @@
 # Reproducible benchmark: installs the peers it needs, builds pagefetch, runs the scenarios and
 # writes BENCHMARKS.md (all scenarios) or bench/out/BENCHMARKS-partial.md (a subset).
 #
-#   bench/run.sh                      # every scenario: seed6 fanout1k wide10k burst10k big100k
+#   bench/run.sh                      # every scenario: seed6 fanout1k wide10k burst10k big100k tls5k
 #   bench/run.sh seed6 burst10k       # some of them
 #   BENCH_RUNS=9 bench/run.sh seed6   # more measured runs (default 5)
 #
