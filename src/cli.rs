@@ -10,6 +10,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use http::header::{HeaderName, HeaderValue};
 
 use crate::client::resolve::Override;
+use crate::order::Order;
+use crate::source::Shard;
 
 /// Default URL template: a web search with the percent-encoded term in place of `{}`.
 pub const DEFAULT_TEMPLATE: &str = "https://www.google.com/search?q={}";
@@ -86,6 +88,10 @@ pub struct InputArgs {
     /// URL template; '{}' is replaced by the percent-encoded term (URL terms are used as they are)
     #[arg(short = 't', long, value_name = "URL", default_value = DEFAULT_TEMPLATE)]
     pub template: String,
+    /// Fetch only the inputs whose 0-based index i has i mod N = K (records keep the global index);
+    /// 'auto/N' takes K from JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID or PARALLEL_SEQ-1
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
 }
 
 /// How each request is made.
@@ -167,6 +173,9 @@ pub struct OutputArgs {
     /// No progress bar, no summary or warnings on stderr (errors still print)
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Order of the records: as in the input, or as each page finishes (no waiting)
+    #[arg(long, value_name = "ORDER", default_value = "input")]
+    pub order: Order,
 }
 
 const SERVE_ROUTES: &str = "\

@@ -9,24 +9,56 @@ use std::time::{Duration, Instant};
 use crate::cli::Strategy;
 use crate::exit::{Outcome, Signals};
 use crate::fetch::{self, Fetcher, Settings};
+use crate::input::stream::Stream;
 use crate::order::InOrder;
+use crate::order::Order;
 use crate::output;
 use crate::page::{HttpVersion, PageResult};
 use crate::progress;
 use crate::report::{Repeat, Reporter, RunSummary, Speedup};
+use crate::source::{Select, Source};
 use crate::stats;
-use crate::template::Jobs;
+use crate::template::{Jobs, Template};
+use crate::times::PageTimes;
 
 /// How often buffered records are written out while a run goes on.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// Everything a run needs, as plain values (no clap types below this point).
 pub struct Plan {
-    pub jobs: Jobs,
+    pub input: Input,
     pub settings: Settings,
     pub concurrency: usize,
     pub repeat: usize,
     pub progress: bool,
+    pub order: Order,
+    pub select: Select,
+}
+
+/// The inputs: a list every run reads from the start (`compare`, `--repeat`), or a stream read
+/// once, as it arrives (`fetch`).
+pub enum Input {
+    List(Jobs),
+    Stream {
+        stream: std::sync::Mutex<Option<Stream>>,
+        template: Template,
+    },
+}
+
+impl Input {
+    fn source(&self, select: &Select) -> Source<'_> {
+        match self {
+            Input::List(jobs) => Source::list(jobs, select.clone()),
+            Input::Stream { stream, template } => {
+                let stream = stream.lock().unwrap_or_else(|e| e.into_inner()).take();
+                Source::stream(
+                    stream.expect("a stream is read by one run"),
+                    template,
+                    select.clone(),
+                )
+            }
+        }
+    }
 }
 
 /// Per-run totals gathered as pages go by, so nothing but the reporter needs to keep pages.
@@ -35,9 +67,8 @@ struct Tally {
     ok: usize,
     failed: usize,
     bytes: u64,
-    /// Times of the pages that got a response, in rounded microseconds: 4 bytes a page (1,000,000
-    /// pages: 4 MB), exact enough for percentiles.
-    page_times_us: Vec<u32>,
+    /// Times of the pages that got a response, in rounded microseconds.
+    page_times: PageTimes,
     /// HTTP versions seen.
     http: Vec<HttpVersion>,
 }
@@ -52,7 +83,7 @@ impl Tally {
         self.bytes += page.bytes;
         if page.status.is_some() {
             let us = u32::try_from(stats::micros(page.elapsed)).unwrap_or(u32::MAX);
-            self.page_times_us.push(us);
+            self.page_times.add(us);
         }
         if let Some(v) = page.transport.http {
             if !self.http.contains(&v) {
@@ -70,6 +101,8 @@ struct Run {
     connections: usize,
     /// The exit code of the signal that stopped it.
     signal: Option<i32>,
+    /// The input could not be read to its end (the run did the pages read before).
+    input_failed: Option<String>,
 }
 
 /// What one loop has done over the rounds so far.
@@ -97,8 +130,8 @@ impl History {
             max: self.walls.iter().copied().max().unwrap_or_default(),
             failed_pages: self.failed_pages,
         });
-        let mut page_times_us = run.tally.page_times_us;
-        page_times_us.sort_unstable();
+        let mut page_times = run.tally.page_times;
+        page_times.finish();
         let mut http = run.tally.http;
         http.sort_by_key(|v| v.name());
         let summary = RunSummary {
@@ -109,7 +142,7 @@ impl History {
             failed: run.tally.failed,
             bytes: run.tally.bytes,
             wall: run.wall,
-            page_times_us,
+            page_times,
             repeat,
             interrupted: run.signal.is_some(),
             connections: run.connections,
@@ -141,11 +174,13 @@ pub async fn run_modes(
         })
         .collect();
     let mut interrupted = None;
+    let mut input_failed = None;
     'rounds: for round in 0..plan.repeat {
         let last_round = round + 1 == plan.repeat;
         for history in loops.iter_mut() {
             let run = run_once(plan, history, round, last_round, &reporter, &mut signals).await?;
             let signal = run.signal;
+            input_failed = input_failed.or(run.input_failed.clone());
             history.record(run, plan.repeat);
             if last_round || signal.is_some() {
                 if let Some((summary, reported)) = history.latest.as_mut() {
@@ -170,6 +205,9 @@ pub async fn run_modes(
     reporter
         .borrow_mut()
         .finish(&finals, &Speedup::compute(&finals))?;
+    if let Some(why) = input_failed {
+        anyhow::bail!("{why} (the pages before it were fetched and reported)");
+    }
     Ok(match interrupted {
         Some(code) => {
             output::warn(format_args!(
@@ -198,7 +236,8 @@ async fn run_once(
         1 => mode.name().to_string(),
         n => format!("{} {}/{n}", mode.name(), round + 1),
     };
-    let bar = progress::bar(plan.progress, plan.jobs.len(), label);
+    let mut source = plan.input.source(&plan.select);
+    let bar = progress::bar(plan.progress, source.len_hint(), label);
     let mut tally = Tally::default();
     let mut sink = |page: PageResult| {
         tally.add(&page);
@@ -209,9 +248,9 @@ async fn run_once(
         }
     };
     let start = Instant::now();
-    let mut order = InOrder::new(&mut sink, bar.clone());
+    let mut order = InOrder::new(&mut sink, bar.clone()).with_order(plan.order);
     let signal = {
-        let work = fetch::fetch_all(mode, &fetcher, &plan.jobs, history.concurrency, &mut order);
+        let work = fetch::fetch_all(mode, &fetcher, &mut source, history.concurrency, &mut order);
         tokio::pin!(work);
         let mut flush = tokio::time::interval_at(start.into(), FLUSH_EVERY);
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -224,8 +263,9 @@ async fn run_once(
         }
     };
     if signal.is_some() {
-        order.finish_cancelled(&plan.jobs)?;
+        order.finish_cancelled(source.rest())?;
     }
+    let input_failed = source.failure().map(str::to_string);
     drop(order);
     let wall = start.elapsed();
     bar.finish_and_clear();
@@ -234,6 +274,7 @@ async fn run_once(
         wall,
         connections: fetcher.connections_opened(),
         signal,
+        input_failed,
     })
 }
 
@@ -251,7 +292,16 @@ mod tests {
             tally.add(p);
         }
         // pear was refused: no response, no time in the percentiles.
-        assert_eq!(tally.page_times_us, [6267, 150_000]);
+        tally.page_times.finish();
+        assert_eq!(tally.page_times.count(), 2);
+        assert_eq!(
+            tally.page_times.percentile(0.0),
+            Some(Duration::from_micros(6267))
+        );
+        assert_eq!(
+            tally.page_times.percentile(100.0),
+            Some(Duration::from_micros(150_000))
+        );
         assert_eq!((tally.ok, tally.failed), (2, 1));
         let row = crate::report::PageRecord::new(Strategy::Joinset, &ps[0]).elapsed_ms;
         assert_eq!(row, 6.267);

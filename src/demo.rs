@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::cli::{DemoArgs, Strategy};
 use crate::client::tls::Tls;
 use crate::client::HttpVersions;
-use crate::compare::{run_modes, Plan};
+use crate::compare::{run_modes, Input, Plan};
 use crate::exit::Outcome;
 use crate::input::terms_from_args;
 use crate::report::{self, Layout};
@@ -63,11 +63,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         ));
     }
     let plan = Plan {
-        jobs: Jobs::new(terms_from_args(&LESSON_TERMS), Template::parse(&template)?),
+        input: Input::List(Jobs::new(
+            terms_from_args(&LESSON_TERMS),
+            Template::parse(&template)?,
+        )),
         settings,
         concurrency: LESSON_TERMS.len(),
         repeat: 1,
         progress: progress::enabled(args.output.progress, args.output.quiet),
+        order: args.output.order,
+        select: Default::default(),
     };
     let mut reporter = report::reporter(
         args.output.format,

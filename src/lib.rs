@@ -16,9 +16,11 @@ pub mod page;
 pub mod progress;
 pub mod report;
 pub mod server;
+pub mod source;
 pub mod stats;
 pub mod template;
 pub mod term;
+pub mod times;
 
 use std::io::Write;
 use std::sync::Arc;
@@ -34,6 +36,7 @@ use exit::{Outcome, Signals};
 use fetch::Settings;
 use report::Layout;
 use server::{Server, ServerConfig};
+use source::Select;
 use template::{Jobs, Template};
 
 /// Runs one command to its end. `Err` is a usage or fatal error (exit 2); a failed page is not.
@@ -68,24 +71,51 @@ async fn fetch_or_compare(
 ) -> anyhow::Result<Outcome> {
     // Check the template before reading stdin, so a typo fails fast.
     let template = Template::parse(&input.template)?;
-    let terms = input::read_terms(&input.terms, input.file.as_deref())?;
     let open_files = limits::raise_open_files();
+    // `fetch` reads its input as it goes; `compare` and `--repeat` need it more than once.
+    let streaming = layout == Layout::Fetch && request.repeat == 1;
+    let (plan_input, in_flight) = if streaming {
+        let mut stream = input::stream::spawn(input.terms, input.file.as_deref())?;
+        match stream.has_input().await {
+            Ok(true) => {}
+            Ok(false) => anyhow::bail!(input::NO_INPUT),
+            Err(e) => anyhow::bail!(e),
+        }
+        let stream = std::sync::Mutex::new(Some(stream));
+        (
+            compare::Input::Stream { stream, template },
+            request.concurrency as usize,
+        )
+    } else {
+        let terms = input::read_terms(&input.terms, input.file.as_deref())?;
+        let jobs = Jobs::new(terms, template);
+        let in_flight = (request.concurrency as usize).min(jobs.len());
+        (compare::Input::List(jobs), in_flight)
+    };
     if modes.iter().any(|m| *m != Strategy::Sequential) {
-        let in_flight = (request.concurrency as usize).min(terms.len());
         limits::check_open_files(in_flight, open_files)?;
     }
     let settings = settings(&request, open_files, output.quiet)?;
-    let jobs = Jobs::new(terms, template);
-    // The trust store is loaded now, not inside the first HTTPS page's time.
-    if jobs.any_https() {
+    // The trust store is loaded now, not inside the first HTTPS page's time. A stream may bring an
+    // https:// line at any point, so it always needs it.
+    let needs_tls = match &plan_input {
+        compare::Input::List(jobs) => jobs.any_https(),
+        compare::Input::Stream { .. } => true,
+    };
+    if needs_tls {
         settings.client.tls.prepare()?;
     }
     let plan = Plan {
-        jobs,
+        input: plan_input,
         settings,
         concurrency: request.concurrency as usize,
         repeat: request.repeat as usize,
         progress: progress::enabled(output.progress, output.quiet),
+        order: output.order,
+        select: Select {
+            shard: input.shard,
+            skip: None,
+        },
     };
     let mut reporter = report::reporter(
         output.format,

@@ -1,43 +1,73 @@
-//! Puts results back in input order: early arrivals are parked until every earlier page is done,
-//! then handed to the sink, so reporters (and NDJSON streaming) never sort.
+//! Between the loops (pages finish in any order) and the sink (reporters): in input order, early
+//! arrivals wait until every earlier page is done, so reporters never sort; with `--order
+//! completion` each record goes out as it finishes and nothing waits.
+//!
+//! Both remember the pages started and not finished, so that after an interruption each of them is
+//! still reported, as cancelled.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
+use std::sync::Arc;
 
 use indicatif::ProgressBar;
 
-use crate::page::{PageError, PageResult};
-use crate::template::Jobs;
+use crate::page::{Job, PageError, PageResult};
 
 /// How many pages may be started beyond the first one not yet delivered. A page that hangs at the
-/// front makes every later result wait in memory; past this many the loops pause until it is done,
-/// instead of growing without bound on a long input. (Estimated, not measured: a few hundred bytes
-/// a record, so tens of MB at most.)
+/// front makes every later result wait in memory; past this many the loops pause until it is
+/// done, instead of growing without bound on a long input. (What that holds is measured in
+/// BENCHMARKS.md: a parked record is a few hundred bytes.)
 pub const WINDOW: usize = 65_536;
 
-/// What receives the records, in input order.
+/// The order records leave in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Order {
+    /// Input order: a record waits for every earlier one
+    #[default]
+    Input,
+    /// As each page finishes (its `index` says where it belongs); nothing waits
+    Completion,
+}
+
+/// What receives the records.
 pub type Sink<'a> = dyn FnMut(PageResult) -> io::Result<()> + 'a;
 
-/// Reorder buffer between a loop (completion order) and a sink (input order).
+enum Slot {
+    Started(Arc<Job>),
+    Done(PageResult),
+}
+
 pub struct InOrder<'a> {
-    /// Index of the next record the sink is waiting for.
+    order: Order,
+    /// Sequence number of the next record the sink is waiting for (input order).
     next: usize,
-    /// `parked[i]` holds the result for index `next + i`, if it has arrived.
-    parked: VecDeque<Option<PageResult>>,
+    /// `parked[i]` is the page with sequence number `next + i` (input order).
+    parked: VecDeque<Slot>,
+    /// Pages started and not finished (completion order), by sequence number.
+    running: BTreeMap<usize, Arc<Job>>,
     sink: &'a mut Sink<'a>,
     progress: ProgressBar,
     window: usize,
+    delivered: usize,
 }
 
 impl<'a> InOrder<'a> {
     pub fn new(sink: &'a mut Sink<'a>, progress: ProgressBar) -> Self {
         InOrder {
+            order: Order::Input,
             next: 0,
             parked: VecDeque::new(),
+            running: BTreeMap::new(),
             sink,
             progress,
             window: WINDOW,
+            delivered: 0,
         }
+    }
+
+    pub fn with_order(mut self, order: Order) -> Self {
+        self.order = order;
+        self
     }
 
     /// A different window (tests use a small one to see it work).
@@ -46,102 +76,151 @@ impl<'a> InOrder<'a> {
         self
     }
 
-    /// Whether the page at `index` may start now without exceeding the window.
-    pub fn may_start(&self, index: usize) -> bool {
-        index < self.next + self.window
+    /// Whether the page with sequence number `seq` may start now without exceeding the window.
+    pub fn may_start(&self, seq: usize) -> bool {
+        self.order == Order::Completion || seq < self.next + self.window
     }
 
-    /// Accepts a finished page in any order; forwards it and any parked successors when its turn comes.
+    /// A loop took `job`: it will be pushed, or reported cancelled after an interruption.
+    pub fn start(&mut self, job: &Arc<Job>) {
+        match self.order {
+            Order::Completion => {
+                self.running.insert(job.seq, job.clone());
+            }
+            Order::Input => {
+                debug_assert_eq!(
+                    job.seq,
+                    self.next + self.parked.len(),
+                    "jobs start in order"
+                );
+                self.parked.push_back(Slot::Started(job.clone()));
+            }
+        }
+    }
+
+    /// Accepts a finished page; forwards it, and any parked successors whose turn has come.
     pub fn push(&mut self, page: PageResult) -> io::Result<()> {
         self.progress.inc(1);
-        let index = page.job.index;
-        debug_assert!(index >= self.next, "page {index} pushed twice");
-        let slot = index - self.next;
-        if slot >= self.parked.len() {
-            self.parked.resize_with(slot + 1, || None);
+        let seq = page.job.seq;
+        if self.order == Order::Completion {
+            self.running.remove(&seq);
+            return self.deliver(page);
         }
-        self.parked[slot] = Some(page);
-        while let Some(Some(_)) = self.parked.front() {
-            let page = self
-                .parked
-                .pop_front()
-                .flatten()
-                .expect("front checked above");
+        debug_assert!(seq >= self.next, "page {seq} pushed twice");
+        match self.parked.get_mut(seq - self.next) {
+            Some(slot) => *slot = Slot::Done(page),
+            None => unreachable!("page {seq} was never started"),
+        }
+        while let Some(Slot::Done(_)) = self.parked.front() {
+            let Some(Slot::Done(page)) = self.parked.pop_front() else {
+                unreachable!("front checked above")
+            };
             self.next += 1;
-            (self.sink)(page)?;
+            self.deliver(page)?;
         }
         Ok(())
     }
 
-    /// After an interruption: forwards every parked result and marks the pages that never finished as
-    /// cancelled, so the sink still sees every job exactly once, in order.
-    pub fn finish_cancelled(&mut self, jobs: &Jobs) -> io::Result<()> {
-        while self.next < jobs.len() {
-            let page = match self.parked.pop_front().flatten() {
-                Some(p) => p,
-                None => PageResult::failed(jobs.get(self.next), PageError::Cancelled),
-            };
+    fn deliver(&mut self, page: PageResult) -> io::Result<()> {
+        self.delivered += 1;
+        (self.sink)(page)
+    }
+
+    /// After an interruption: every page started and not finished, then `not_started`, is
+    /// reported cancelled (in input order, after any finished page waiting its turn).
+    pub fn finish_cancelled(&mut self, not_started: Vec<Arc<Job>>) -> io::Result<()> {
+        let cancelled = |job| PageResult::failed(job, PageError::Cancelled);
+        let running = std::mem::take(&mut self.running);
+        for job in running.into_values() {
+            self.deliver(cancelled(job))?;
+        }
+        while let Some(slot) = self.parked.pop_front() {
             self.next += 1;
-            (self.sink)(page)?;
+            match slot {
+                Slot::Done(page) => self.deliver(page)?,
+                Slot::Started(job) => self.deliver(cancelled(job))?,
+            }
+        }
+        for job in not_started {
+            self.deliver(cancelled(job))?;
         }
         Ok(())
     }
 
     /// Number of records handed to the sink so far.
     pub fn delivered(&self) -> usize {
-        self.next
+        self.delivered
+    }
+
+    /// Records waiting for an earlier one (input order).
+    pub fn waiting(&self) -> usize {
+        self.parked.len()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
-    use crate::page::Job;
-    use crate::template::Template;
-
-    fn job(index: usize) -> Arc<Job> {
-        Arc::new(Job::new(index, format!("t{index}"), Err("unused".into())))
+    fn job(seq: usize) -> Arc<Job> {
+        Arc::new(Job::new(seq, format!("t{seq}"), Err("unused".into())))
     }
 
-    #[test]
-    fn releases_in_input_order() {
+    fn run(order: Order, finish: &[usize]) -> Vec<usize> {
         let mut seen = Vec::new();
         let mut sink = |p: PageResult| {
-            seen.push(p.job.index);
+            seen.push(p.job.seq);
             Ok(())
         };
-        let mut order = InOrder::new(&mut sink, ProgressBar::hidden());
-        for i in [3, 1, 0, 2, 5, 4] {
-            order.push(PageResult::new(job(i))).unwrap();
+        let mut out = InOrder::new(&mut sink, ProgressBar::hidden()).with_order(order);
+        let jobs: Vec<Arc<Job>> = (0..finish.len()).map(job).collect();
+        for j in &jobs {
+            out.start(j);
         }
-        assert_eq!(order.delivered(), 6);
-        drop(order);
-        assert_eq!(seen, [0, 1, 2, 3, 4, 5]);
+        for &i in finish {
+            out.push(PageResult::new(jobs[i].clone())).unwrap();
+        }
+        assert_eq!(out.delivered(), finish.len());
+        drop(out);
+        seen
     }
 
     #[test]
-    fn cancelled_pages_fill_the_gaps() {
-        let terms = crate::input::terms_from_args(&["t0", "t1", "t2", "t3"]);
-        let jobs = Jobs::new(terms, Template::parse("http://h/?q={}").unwrap());
-        let mut seen = Vec::new();
-        let mut sink = |p: PageResult| {
-            seen.push((p.job.index, p.error.map(|e| e.kind())));
-            Ok(())
-        };
-        let mut order = InOrder::new(&mut sink, ProgressBar::hidden());
-        order.push(PageResult::new(jobs.get(2))).unwrap();
-        order.finish_cancelled(&jobs).unwrap();
-        drop(order);
+    fn releases_in_input_order_or_as_finished() {
+        assert_eq!(run(Order::Input, &[3, 1, 0, 2, 5, 4]), [0, 1, 2, 3, 4, 5]);
         assert_eq!(
-            seen,
-            [
-                (0, Some("cancelled")),
-                (1, Some("cancelled")),
-                (2, None),
-                (3, Some("cancelled"))
-            ]
+            run(Order::Completion, &[3, 1, 0, 2, 5, 4]),
+            [3, 1, 0, 2, 5, 4]
         );
+    }
+
+    #[test]
+    fn started_and_unstarted_pages_are_reported_cancelled_in_order() {
+        for order in [Order::Input, Order::Completion] {
+            let mut seen = Vec::new();
+            let mut sink = |p: PageResult| {
+                seen.push((p.job.seq, p.error.map(|e| e.kind())));
+                Ok(())
+            };
+            let mut out = InOrder::new(&mut sink, ProgressBar::hidden()).with_order(order);
+            let jobs: Vec<Arc<Job>> = (0..4).map(job).collect();
+            for j in &jobs[..3] {
+                out.start(j);
+            }
+            out.push(PageResult::new(jobs[2].clone())).unwrap();
+            out.finish_cancelled(vec![jobs[3].clone()]).unwrap();
+            drop(out);
+            seen.sort_by_key(|(seq, _)| *seq);
+            assert_eq!(
+                seen,
+                [
+                    (0, Some("cancelled")),
+                    (1, Some("cancelled")),
+                    (2, None),
+                    (3, Some("cancelled"))
+                ],
+                "{order:?}"
+            );
+        }
     }
 }

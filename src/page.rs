@@ -17,6 +17,9 @@ use crate::mask::mask;
 pub struct Job {
     /// 0-based input position.
     pub index: usize,
+    /// 0-based position among the jobs of its run: equal to `index` unless `--shard` or
+    /// `--resume` leaves inputs out. Records are put back in this order.
+    pub seq: usize,
     /// The term or URL as given, with any password shown as `***`.
     pub input: String,
     /// The URL to request, or a one-line reason why there is none.
@@ -30,6 +33,7 @@ impl Job {
     pub fn new(index: usize, input: String, url: Result<Url, String>) -> Job {
         Job {
             index,
+            seq: index,
             input,
             url,
             shown_url: None,

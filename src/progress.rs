@@ -18,15 +18,20 @@ pub fn enabled(when: ProgressWhen, quiet: bool) -> bool {
     }
 }
 
-/// A bar of `len` pages labelled `label`, or a hidden one.
-pub fn bar(show: bool, len: usize, label: String) -> ProgressBar {
+/// A bar of `len` pages (a counter when the length is not known yet: streamed input) labelled
+/// `label`, or a hidden one.
+pub fn bar(show: bool, len: Option<usize>, label: String) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
     }
     // indicatif's own stderr target hides itself off a terminal; `--progress always` means always.
     let target = ProgressDrawTarget::term_like_with_hz(Box::new(Term::buffered_stderr()), 20);
-    let bar = ProgressBar::with_draw_target(Some(len as u64), target);
-    let style = ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} pages {elapsed}")
+    let bar = ProgressBar::with_draw_target(len.map(|n| n as u64), target);
+    let template = match len {
+        Some(_) => "{prefix:>12} [{bar:30}] {pos}/{len} pages {elapsed}",
+        None => "{prefix:>12} {spinner} {pos} pages {elapsed}",
+    };
+    let style = ProgressStyle::with_template(template)
         .expect("the template is a valid literal")
         .progress_chars("=> ");
     bar.set_style(style);

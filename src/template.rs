@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use url::Url;
 
-use crate::input::Terms;
+use crate::input::{Origin, Terms};
 use crate::mask::mask_userinfo;
 use crate::page::Job;
 
@@ -98,7 +98,7 @@ impl Template {
 }
 
 /// True for a term that is itself an http(s) URL (used unchanged).
-fn is_url(term: &str) -> bool {
+pub fn is_url(term: &str) -> bool {
     let lower = term.get(..8).unwrap_or(term).to_ascii_lowercase();
     lower.starts_with("http://") || lower.starts_with("https://")
 }
@@ -155,9 +155,32 @@ impl Jobs {
 
     /// The job for input `index`. A bad term becomes a job whose `url` holds the error.
     pub fn get(&self, index: usize) -> Arc<Job> {
+        Arc::new(self.job(index, index))
+    }
+
+    /// The job for input `index`, as the `seq`th job of a run.
+    pub fn job(&self, index: usize, seq: usize) -> Job {
         let term = self.terms.get(index);
-        let at = |e: String| format!("{}: {e}", term.origin);
-        let job = match term.text {
+        self.template.job(index, seq, term.text, term.origin)
+    }
+
+    pub fn template(&self) -> &Template {
+        &self.template
+    }
+}
+
+impl Template {
+    /// The job for one input item: `index` in the input, `seq` in the run; `text` is the term, or
+    /// why its line was unusable.
+    pub fn job(
+        &self,
+        index: usize,
+        seq: usize,
+        text: Result<&str, &str>,
+        origin: Origin<'_>,
+    ) -> Job {
+        let at = |e: String| format!("{origin}: {e}");
+        let job = match text {
             Err(e) => Job::new(index, String::new(), Err(e.to_string())),
             Ok(t) if is_url(t) => {
                 let url = Url::parse(t)
@@ -173,16 +196,16 @@ impl Jobs {
                 Job::new(index, input, url)
             }
             Ok(t) => {
-                let url = match self.template.refuses(t) {
+                let url = match self.refuses(t) {
                     Some(why) => Err(at(why)),
-                    None => Url::parse(&self.template.render(t))
+                    None => Url::parse(&self.render(t))
                         .map_err(|e| format!("invalid URL: {e}"))
                         .and_then(check)
                         .map_err(at),
                 };
                 let input = mask_userinfo(t);
                 let shown_url = match (&input, &url) {
-                    (Cow::Owned(masked), Ok(_)) => Some(self.template.render(masked)),
+                    (Cow::Owned(masked), Ok(_)) => Some(self.render(masked)),
                     _ => None,
                 };
                 Job {
@@ -192,7 +215,14 @@ impl Jobs {
                 }
             }
         };
-        Arc::new(job)
+        Job { seq, ..job }
+    }
+
+    /// Whether the template itself is https://.
+    pub fn is_https(&self) -> bool {
+        self.parts[0]
+            .get(..8)
+            .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
     }
 }
 

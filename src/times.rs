@@ -122,7 +122,9 @@ impl Histogram {
         if self.total == 0 {
             return None;
         }
-        let rank = ((p / 100.0) * self.total as f64).ceil().clamp(1.0, self.total as f64) as u64;
+        let rank = ((p / 100.0) * self.total as f64)
+            .ceil()
+            .clamp(1.0, self.total as f64) as u64;
         let mut seen = 0;
         for (b, &n) in self.counts.iter().enumerate() {
             seen += n;
@@ -143,7 +145,15 @@ mod tests {
         for us in [0u32, 1, 999, 1023] {
             assert_eq!(value(bucket(us)), us);
         }
-        for us in [1024u32, 1500, 20_000, 99_999, 1_234_567, 60_000_000, u32::MAX] {
+        for us in [
+            1024u32,
+            1500,
+            20_000,
+            99_999,
+            1_234_567,
+            60_000_000,
+            u32::MAX,
+        ] {
             let v = value(bucket(us));
             let err = (f64::from(v) - f64::from(us)).abs() / f64::from(us);
             assert!(err <= 1.0 / 1024.0, "{us} -> {v}");
@@ -173,8 +183,14 @@ mod tests {
         assert!(big.exact.is_empty(), "moved into the histogram");
         let p50 = big.percentile(50.0).unwrap().as_micros() as f64;
         let exact_p50 = 100_000.0 + 499.0 * 37.0;
-        assert!((p50 - exact_p50).abs() / exact_p50 <= 1.0 / 1024.0, "{p50} vs {exact_p50}");
-        assert_eq!(big.percentile(100.0), Some(Duration::from_micros(100_000 + 999 * 37)));
+        assert!(
+            (p50 - exact_p50).abs() / exact_p50 <= 1.0 / 1024.0,
+            "{p50} vs {exact_p50}"
+        );
+        assert_eq!(
+            big.percentile(100.0),
+            Some(Duration::from_micros(100_000 + 999 * 37))
+        );
         assert_eq!(PageTimes::default().percentile(50.0), None);
     }
 }

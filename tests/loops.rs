@@ -14,6 +14,7 @@ use pagefetch::input::terms_from_args;
 use pagefetch::order::InOrder;
 use pagefetch::page::PageResult;
 use pagefetch::server::page_bytes;
+use pagefetch::source::{Select, Source};
 use pagefetch::template::{Jobs, Template};
 
 const ALL: [Strategy; 3] = [Strategy::Sequential, Strategy::Joinset, Strategy::JoinAll];
@@ -30,7 +31,8 @@ async fn run(strategy: Strategy, jobs: &Jobs, concurrency: usize) -> Vec<PageRes
         Ok(())
     };
     let mut order = InOrder::new(&mut sink, ProgressBar::hidden());
-    fetch_all(strategy, &fetcher, jobs, concurrency, &mut order)
+    let mut source = Source::list(jobs, Select::default());
+    fetch_all(strategy, &fetcher, &mut source, concurrency, &mut order)
         .await
         .unwrap();
     drop(order);
@@ -135,7 +137,8 @@ async fn a_stalled_first_page_holds_at_most_a_window_of_later_pages() {
             Ok(())
         };
         let mut order = InOrder::new(&mut sink, ProgressBar::hidden()).with_window(8);
-        let run = fetch_all(strategy, &fetcher, &jobs, 4, &mut order);
+        let mut source = Source::list(&jobs, Select::default());
+        let run = fetch_all(strategy, &fetcher, &mut source, 4, &mut order);
         let look = async {
             tokio::time::sleep(Duration::from_millis(350)).await;
             server.stats().requests() - before

@@ -12,7 +12,7 @@ use crate::client::{self, Client, Step};
 use crate::mask::mask;
 use crate::order::InOrder;
 use crate::page::{Job, PageError, PageResult, Transport};
-use crate::template::Jobs;
+use crate::source::Source;
 
 /// How each request is made and read: the request options as plain values, built once per
 /// process (see `Settings::from_args` in lib.rs) and shared by every run.
@@ -133,17 +133,17 @@ fn moved(asked: &url::Url, answered: &url::Url) -> bool {
     bare(asked) != bare(answered)
 }
 
-/// Runs every job with the chosen loop, handing results to `out` as they finish.
+/// Runs every job of `source` with the chosen loop, handing results to `out` as they finish.
 pub async fn fetch_all(
     strategy: Strategy,
     fetcher: &Fetcher,
-    jobs: &Jobs,
+    source: &mut Source<'_>,
     concurrency: usize,
     out: &mut InOrder<'_>,
 ) -> std::io::Result<()> {
     match strategy {
-        Strategy::Sequential => sequential::run(fetcher, jobs, out).await,
-        Strategy::Joinset => joinset::run(fetcher, jobs, concurrency, out).await,
-        Strategy::JoinAll => join_all::run(fetcher, jobs, concurrency, out).await,
+        Strategy::Sequential => sequential::run(fetcher, source, out).await,
+        Strategy::Joinset => joinset::run(fetcher, source, concurrency, out).await,
+        Strategy::JoinAll => join_all::run(fetcher, source, concurrency, out).await,
     }
 }

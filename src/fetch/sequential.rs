@@ -4,16 +4,20 @@ use std::io;
 
 use super::Fetcher;
 use crate::order::InOrder;
-use crate::template::Jobs;
+use crate::source::Source;
 
-pub async fn run(fetcher: &Fetcher, jobs: &Jobs, out: &mut InOrder<'_>) -> io::Result<()> {
-    for i in 0..jobs.len() {
-        let page = fetcher.fetch_one(jobs.get(i)).await;
+pub async fn run(
+    fetcher: &Fetcher,
+    source: &mut Source<'_>,
+    out: &mut InOrder<'_>,
+) -> io::Result<()> {
+    while let Some(job) = source.next().await {
+        out.start(&job);
+        let page = fetcher.fetch_one(job).await;
         out.push(page)?;
-        // hyper hands a finished HTTP/1 connection back to the pool from a task of its own. Yield
-        // so that task runs before the next checkout; if the pool looks empty at that moment, the
-        // next request opens a second connection. This holds on the single-threaded runtime the
-        // binary uses; on a multi-threaded one the task may still be running on the other worker.
+        // A finished HTTP/1.1 connection is ready for the next request only once its connection
+        // task has run; yield so it does, or the next checkout would find it busy and open a
+        // second one.
         tokio::task::yield_now().await;
     }
     Ok(())

@@ -1,5 +1,7 @@
-//! One JSON document at the end: a run object for `fetch`, `{"runs": [...], "speedup": {...}}` for
-//! `compare`.
+//! One JSON document, written as the run goes: a run object for `fetch`, `{"schema", "version",
+//! "runs": [...], "baseline", "speedup", ...}` for `compare`. Pages are streamed into the `pages`
+//! array as they arrive (in input order), so memory stays flat however long the input; a run's
+//! summary fields follow its pages, and the speedup follows the runs.
 
 use std::io::{self, Write};
 
@@ -7,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    speedup_map, speedup_unavailable, Kept, Layout, PageRecord, Reporter, RunSummary, Speedup,
+    speedup_map, speedup_unavailable, Layout, PageRecord, Reporter, RunSummary, Speedup,
     SummaryRecord, SCHEMA,
 };
 use crate::cli::Strategy;
@@ -16,26 +18,12 @@ use crate::page::PageResult;
 pub struct Json<'a> {
     layout: Layout,
     out: Box<dyn Write + 'a>,
-    runs: Kept,
-}
-
-/// A run: the summary fields plus its pages.
-#[derive(Serialize)]
-struct RunObject<'p> {
-    #[serde(flatten)]
-    summary: SummaryRecord,
-    pages: Vec<PageRecord<'p>>,
-}
-
-/// `compare`: every run plus the speedup of each loop over the baseline.
-#[derive(Serialize)]
-struct CompareDoc<'p> {
-    schema: u32,
-    version: &'static str,
-    baseline: Option<&'static str>,
-    speedup: serde_json::Map<String, Value>,
-    speedup_unavailable: serde_json::Map<String, Value>,
-    runs: Vec<RunObject<'p>>,
+    /// The document's head is written.
+    started: bool,
+    /// The loop whose run object is open (its `pages` array too), and how many pages it has.
+    open: Option<(Strategy, usize)>,
+    /// Run objects closed so far (compare).
+    runs: usize,
 }
 
 impl<'a> Json<'a> {
@@ -43,57 +31,131 @@ impl<'a> Json<'a> {
         Json {
             layout,
             out,
-            runs: Kept::default(),
+            started: false,
+            open: None,
+            runs: 0,
         }
+    }
+
+    /// Indent of a run object's fields: 2 for `fetch` (the run is the document), 6 inside `runs`.
+    fn indent(&self) -> usize {
+        match self.layout {
+            Layout::Fetch => 2,
+            Layout::Compare => 6,
+        }
+    }
+
+    fn start_document(&mut self) -> io::Result<()> {
+        if self.started {
+            return Ok(());
+        }
+        self.started = true;
+        match self.layout {
+            Layout::Fetch => self.out.write_all(b"{\n"),
+            Layout::Compare => {
+                writeln!(self.out, "{{")?;
+                write_field(&mut self.out, 2, "schema", &SCHEMA, false)?;
+                write_field(
+                    &mut self.out,
+                    2,
+                    "version",
+                    &env!("CARGO_PKG_VERSION"),
+                    false,
+                )?;
+                write!(self.out, "  \"runs\": [")
+            }
+        }
+    }
+
+    /// Opens the run object of `mode` (and its `pages` array) if it is not open yet.
+    fn open_run(&mut self, mode: Strategy) -> io::Result<()> {
+        self.start_document()?;
+        if self.open.is_some_and(|(m, _)| m == mode) {
+            return Ok(());
+        }
+        if self.layout == Layout::Compare {
+            let sep = if self.runs > 0 { "," } else { "" };
+            write!(self.out, "{sep}\n    {{\n")?;
+        }
+        let pad = " ".repeat(self.indent());
+        write!(self.out, "{pad}\"pages\": [")?;
+        self.open = Some((mode, 0));
+        Ok(())
     }
 }
 
 impl Reporter for Json<'_> {
     fn page(&mut self, mode: Strategy, page: PageResult) -> io::Result<()> {
-        self.runs.keep(mode, page);
+        self.open_run(mode)?;
+        let Some((_, pages)) = &mut self.open else {
+            unreachable!("opened above")
+        };
+        let sep = if *pages > 0 { "," } else { "" };
+        *pages += 1;
+        let pad = " ".repeat(self.indent() + 2);
+        write!(self.out, "{sep}\n{pad}")?;
+        serde_json::to_writer(&mut self.out, &PageRecord::new(mode, &page))?;
         Ok(())
     }
 
-    fn run_done(&mut self, _: &RunSummary) -> io::Result<()> {
+    fn run_done(&mut self, summary: &RunSummary) -> io::Result<()> {
+        self.open_run(summary.mode)?;
+        let (_, pages) = self.open.take().expect("opened above");
+        let indent = self.indent();
+        let pad = " ".repeat(indent);
+        match pages {
+            0 => write!(self.out, "],")?,
+            _ => write!(self.out, "\n{pad}],")?,
+        }
+        let fields = serde_json::to_value(SummaryRecord::new(summary))?;
+        let Value::Object(fields) = fields else {
+            unreachable!("a summary is an object")
+        };
+        let count = fields.len();
+        writeln!(self.out)?;
+        for (i, (key, value)) in fields.iter().enumerate() {
+            write_field(&mut self.out, indent, key, value, i + 1 == count)?;
+        }
+        if self.layout == Layout::Compare {
+            write!(self.out, "    }}")?;
+        }
+        self.runs += 1;
         Ok(())
     }
 
-    fn finish(&mut self, runs: &[RunSummary], speedup: &Speedup) -> io::Result<()> {
-        let objects: Vec<RunObject> = runs
-            .iter()
-            .map(|s| RunObject {
-                summary: SummaryRecord::new(s),
-                pages: self
-                    .runs
-                    .iter()
-                    .find(|(m, _)| *m == s.mode)
-                    .map(|(m, pages)| pages.iter().map(|p| PageRecord::new(*m, p)).collect())
-                    .unwrap_or_default(),
-            })
-            .collect();
-        // Serialize the structs themselves (not a `Value`) so keys keep their documented order.
-        match (self.layout, objects.as_slice()) {
-            (Layout::Fetch, [one]) => serde_json::to_writer_pretty(&mut self.out, one)?,
-            _ => {
-                let doc = CompareDoc {
-                    schema: SCHEMA,
-                    version: env!("CARGO_PKG_VERSION"),
-                    baseline: speedup.baseline.map(Strategy::name),
-                    speedup: speedup_map(speedup),
-                    speedup_unavailable: speedup_unavailable(speedup),
-                    runs: objects,
-                };
-                serde_json::to_writer_pretty(&mut self.out, &doc)?
+    fn finish(&mut self, _: &[RunSummary], speedup: &Speedup) -> io::Result<()> {
+        self.start_document()?;
+        match self.layout {
+            Layout::Fetch => writeln!(self.out, "}}")?,
+            Layout::Compare => {
+                writeln!(self.out, "\n  ],")?;
+                let baseline = speedup.baseline.map(Strategy::name);
+                write_field(&mut self.out, 2, "baseline", &baseline, false)?;
+                write_field(&mut self.out, 2, "speedup", &speedup_map(speedup), false)?;
+                let why = speedup_unavailable(speedup);
+                write_field(&mut self.out, 2, "speedup_unavailable", &why, true)?;
+                writeln!(self.out, "}}")?;
             }
         }
-        writeln!(self.out)?;
         self.out.flush()
     }
 
-    /// One document at the end: nothing to write before it.
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        self.out.flush()
     }
+}
+
+/// `  "key": value,` on a line of its own, the value compact.
+fn write_field(
+    out: &mut dyn Write,
+    indent: usize,
+    key: &str,
+    value: &impl Serialize,
+    last: bool,
+) -> io::Result<()> {
+    write!(out, "{:indent$}\"{key}\": ", "")?;
+    serde_json::to_writer(&mut *out, value)?;
+    writeln!(out, "{}", if last { "" } else { "," })
 }
 
 #[cfg(test)]
@@ -101,32 +163,34 @@ mod tests {
     use super::super::testdata::{ok_pages, pages, summary};
     use super::*;
 
+    fn render(layout: Layout, runs: &[(Strategy, Vec<PageResult>, u64)]) -> Value {
+        let mut out = Vec::new();
+        {
+            let mut j = Json::new(layout, Box::new(&mut out));
+            let mut sums = Vec::new();
+            for (mode, ps, wall) in runs {
+                for p in ps {
+                    j.page(*mode, p.clone()).unwrap();
+                }
+                sums.push(summary(*mode, ps, *wall));
+                j.run_done(sums.last().unwrap()).unwrap();
+            }
+            j.finish(&sums, &Speedup::compute(&sums)).unwrap();
+        }
+        let text = String::from_utf8(out).unwrap();
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"))
+    }
+
     #[test]
     fn fetch_document_carries_schema_totals_and_pages() {
         let ps = pages();
-        let mut out = Vec::new();
-        {
-            let mut j = Json::new(Layout::Fetch, Box::new(&mut out));
-            for p in &ps {
-                j.page(Strategy::JoinAll, p.clone()).unwrap();
-            }
-            let s = [summary(Strategy::JoinAll, &ps, 400)];
-            j.finish(&s, &Speedup::compute(&s)).unwrap();
-        }
-        let text = String::from_utf8(out).unwrap();
-        assert!(text.starts_with("{\n  \"schema\": 1,"), "{text}");
-        for key in ["\"pages\"", "\"total\"", "\"bytes\": 12445"] {
-            assert_eq!(
-                text.matches(key).count(),
-                1,
-                "{key} must appear once:\n{text}"
-            );
-        }
-        let v: Value = serde_json::from_str(&text).unwrap();
+        let v = render(Layout::Fetch, &[(Strategy::JoinAll, ps, 400)]);
+        assert_eq!(v["schema"], 1);
         assert_eq!(v["total"], 3);
         assert_eq!(v["mode"], "join-all");
         assert_eq!(v["ok"], 2);
         assert_eq!(v["failed"], 1);
+        assert_eq!(v["bytes"], 12445);
         assert_eq!(v["wall_ms"], 400.0);
         let p = &v["pages"];
         assert_eq!(p[0]["input"], "apple");
@@ -142,24 +206,33 @@ mod tests {
     #[test]
     fn compare_document_has_runs_and_speedup() {
         let ps = ok_pages();
+        let v = render(
+            Layout::Compare,
+            &[
+                (Strategy::Sequential, ps.clone(), 900),
+                (Strategy::Joinset, ps, 300),
+            ],
+        );
+        assert_eq!(v["runs"].as_array().unwrap().len(), 2);
+        assert_eq!(v["runs"][1]["pages"][1]["mode"], "joinset");
+        assert_eq!(v["runs"][0]["mode"], "sequential");
+        assert_eq!(v["baseline"], "sequential");
+        assert_eq!(v["speedup"]["joinset"], 3.0);
+        assert_eq!(v["schema"], 1);
+    }
+
+    #[test]
+    fn a_run_without_pages_still_makes_a_document() {
+        let v = render(Layout::Compare, &[(Strategy::Sequential, vec![], 5)]);
+        assert_eq!(v["runs"][0]["pages"], serde_json::json!([]));
+        let v = render(Layout::Fetch, &[(Strategy::Joinset, vec![], 5)]);
+        assert_eq!(v["total"], 0);
         let mut out = Vec::new();
         {
             let mut j = Json::new(Layout::Compare, Box::new(&mut out));
-            for mode in [Strategy::Sequential, Strategy::Joinset] {
-                for p in &ps {
-                    j.page(mode, p.clone()).unwrap();
-                }
-            }
-            let s = [
-                summary(Strategy::Sequential, &ps, 900),
-                summary(Strategy::Joinset, &ps, 300),
-            ];
-            j.finish(&s, &Speedup::compute(&s)).unwrap();
+            j.finish(&[], &Speedup::default()).unwrap();
         }
         let v: Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(v["runs"].as_array().unwrap().len(), 2);
-        assert_eq!(v["runs"][1]["pages"][1]["mode"], "joinset");
-        assert_eq!(v["baseline"], "sequential");
-        assert_eq!(v["speedup"]["joinset"], 3.0);
+        assert_eq!(v["runs"], serde_json::json!([]));
     }
 }

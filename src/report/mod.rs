@@ -9,7 +9,7 @@ mod ndjson;
 mod record;
 mod table;
 
-pub use record::{PageRecord, PageTimes, RepeatRecord, SummaryRecord};
+pub use record::{PageMs, PageRecord, RepeatRecord, SummaryRecord};
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -17,6 +17,7 @@ use std::time::Duration;
 use crate::cli::{Format, Strategy};
 use crate::page::{HttpVersion, PageResult};
 use crate::stats;
+use crate::times::PageTimes;
 
 /// Version of the JSON / NDJSON / CSV layout; bumped when a field changes meaning or goes away.
 pub const SCHEMA: u32 = 1;
@@ -45,10 +46,9 @@ pub struct RunSummary {
     pub bytes: u64,
     /// Wall time of the last run.
     pub wall: Duration,
-    /// Times of the pages that received a response (request start to last byte), in whole
-    /// microseconds (rounded by `stats::micros`), sorted ascending. A refused or cancelled page has
-    /// no time worth a percentile.
-    pub page_times_us: Vec<u32>,
+    /// Times of the pages that received a response (request start to last byte). A refused or
+    /// cancelled page has no time worth a percentile.
+    pub page_times: PageTimes,
     pub repeat: Option<Repeat>,
     /// The run was stopped by a signal; unfinished pages are marked cancelled.
     pub interrupted: bool,
@@ -61,7 +61,7 @@ pub struct RunSummary {
 impl RunSummary {
     /// Nearest-rank percentile `p` (0..=100) of the page times; `None` when no page answered.
     pub fn page_time(&self, p: f64) -> Option<Duration> {
-        stats::percentile(&self.page_times_us, p).map(|us| Duration::from_micros(us.into()))
+        self.page_times.percentile(p)
     }
 
     /// The wall time speedups are computed from: the median over repeats, else the one run.
@@ -265,7 +265,7 @@ mod tests {
     fn percentiles_skip_pages_without_a_response() {
         // pear was refused (2 ms): it must not be the median.
         let s = summary(Strategy::Joinset, &pages(), 400);
-        assert_eq!(s.page_times_us.len(), 2);
+        assert_eq!(s.page_times.count(), 2);
         assert_eq!(s.page_time(50.0), Some(Duration::from_millis(150)));
         let record = SummaryRecord::new(&summary(Strategy::Joinset, &pages()[1..2], 5));
         assert_eq!(record.page_ms.p50, None);

@@ -78,7 +78,7 @@ impl<'a> PageRecord<'a> {
 /// Page-time percentiles in milliseconds, over the pages that received a response (null when none
 /// did): a refused or cancelled page would otherwise pull them towards 0.
 #[derive(Serialize)]
-pub struct PageTimes {
+pub struct PageMs {
     pub p50: Option<f64>,
     pub p90: Option<f64>,
     pub max: Option<f64>,
@@ -108,7 +108,7 @@ pub struct SummaryRecord {
     /// Body bytes over all pages.
     pub bytes: u64,
     pub wall_ms: f64,
-    pub page_ms: PageTimes,
+    pub page_ms: PageMs,
     pub repeat: Option<RepeatRecord>,
     pub interrupted: bool,
     /// Connections the run opened.
@@ -130,7 +130,7 @@ impl SummaryRecord {
             failed: s.failed,
             bytes: s.bytes,
             wall_ms: ms(s.wall),
-            page_ms: PageTimes {
+            page_ms: PageMs {
                 p50: pct(50.0),
                 p90: pct(90.0),
                 max: pct(100.0),

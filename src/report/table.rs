@@ -232,7 +232,7 @@ pub fn write_summary(w: &mut dyn Write, s: &RunSummary) -> io::Result<()> {
             human(p50),
             human(p90),
             human(max),
-            plural(s.page_times_us.len(), "page")
+            plural(s.page_times.count() as usize, "page")
         )?,
         _ => writeln!(w, "  page time: no page answered")?,
     }

@@ -51,12 +51,11 @@ pub fn ok_pages() -> Vec<PageResult> {
 }
 
 pub fn summary(mode: Strategy, pages: &[PageResult], wall_ms: u64) -> RunSummary {
-    let mut page_times_us: Vec<u32> = pages
-        .iter()
-        .filter(|p| p.status.is_some())
-        .map(|p| crate::stats::micros(p.elapsed) as u32)
-        .collect();
-    page_times_us.sort_unstable();
+    let mut page_times = crate::times::PageTimes::default();
+    for p in pages.iter().filter(|p| p.status.is_some()) {
+        page_times.add(crate::stats::micros(p.elapsed) as u32);
+    }
+    page_times.finish();
     RunSummary {
         mode,
         concurrency: if mode == Strategy::Sequential { 1 } else { 64 },
@@ -65,7 +64,7 @@ pub fn summary(mode: Strategy, pages: &[PageResult], wall_ms: u64) -> RunSummary
         failed: pages.iter().filter(|p| !p.ok()).count(),
         bytes: pages.iter().map(|p| p.bytes).sum(),
         wall: Duration::from_millis(wall_ms),
-        page_times_us,
+        page_times,
         repeat: None,
         interrupted: false,
         connections: 1,

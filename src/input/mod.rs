@@ -8,8 +8,16 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 
-/// Longest accepted input line; a longer one becomes an error record (and is never held whole).
-pub const MAX_LINE_BYTES: usize = 64 * 1024;
+mod lines;
+pub mod stream;
+
+pub use lines::{Line, LineReader};
+
+pub use lines::MAX_LINE_BYTES;
+
+/// The usage error for an input without a single term.
+pub const NO_INPUT: &str =
+    "no input: give terms or URLs as arguments, with --file PATH, or on stdin";
 
 /// Where a term came from, for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +130,7 @@ pub fn read_terms(args: &[String], file: Option<&Path>) -> anyhow::Result<Terms>
         None => {}
     }
     if terms.is_empty() {
-        bail!("no input: give terms or URLs as arguments, with --file PATH, or on stdin");
+        bail!(NO_INPUT);
     }
     Ok(terms)
 }
@@ -140,113 +148,15 @@ pub fn terms_from_args<S: AsRef<str>>(args: &[S]) -> Terms {
     terms
 }
 
-/// Appends one term per non-blank, non-comment line. CRLF is accepted, and so is a UTF-8 byte-order
-/// mark at the start (editors on Windows write one). Text in another encoding is refused as a whole:
-/// read as UTF-8, UTF-16 would turn every line into garbage terms.
-pub fn read_lines(mut r: impl BufRead, source: &str, out: &mut Terms) -> io::Result<()> {
+/// Appends one term per non-blank, non-comment line (see [`LineReader`]).
+pub fn read_lines(r: impl BufRead, source: &str, out: &mut Terms) -> io::Result<()> {
     out.source = source.into();
-    let mut buf = Vec::new();
-    for line in 1.. {
-        buf.clear();
-        let (n, overlong) = read_line_bounded(&mut r, &mut buf, MAX_LINE_BYTES)?;
-        if n == 0 {
-            break;
-        }
-        if line == 1 {
-            check_encoding(&buf)?;
-            if buf.starts_with(UTF8_BOM) {
-                buf.drain(..UTF8_BOM.len());
-            }
-        }
-        let origin = Origin::Line {
-            source,
-            line: line as u32,
-        };
-        let bad = |why: &str| format!("{origin}: {why}");
-        if overlong {
-            let why = format!("longer than {} KiB", MAX_LINE_BYTES / 1024);
-            out.push(Err(&bad(&why)), line, true)?;
-            continue;
-        }
-        match std::str::from_utf8(&buf) {
-            Ok(s) => match s.trim() {
-                "" => continue,
-                t if t.starts_with('#') => continue,
-                t if t.contains('\0') => out.push(Err(&bad("contains a NUL byte")), line, true)?,
-                t => out.push(Ok(t), line, true)?,
-            },
-            Err(_) => out.push(Err(&bad("not valid UTF-8")), line, true)?,
-        }
+    let mut lines = LineReader::new(r, source);
+    while let Some(line) = lines.next_line()? {
+        let text = line.text.as_deref().map_err(String::as_str);
+        out.push(text, line.number as usize, true)?;
     }
     Ok(())
-}
-
-/// Every byte at an even position (0, 2, 4...) of `l` is zero.
-fn zero_every_other(l: &[u8]) -> bool {
-    l.iter().step_by(2).all(|&b| b == 0)
-}
-
-const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
-
-/// Refuses input whose first line shows it is UTF-16 or UTF-32 (by its byte-order mark, or by a
-/// zero byte in every other position, which is what ASCII looks like in UTF-16).
-fn check_encoding(first_line: &[u8]) -> io::Result<()> {
-    let encoding = match first_line {
-        [0xff, 0xfe, 0, 0, ..] => "UTF-32LE",
-        [0, 0, 0xfe, 0xff, ..] => "UTF-32BE",
-        [0xff, 0xfe, ..] => "UTF-16LE",
-        [0xfe, 0xff, ..] => "UTF-16BE",
-        l if l.len() >= 4 && (zero_every_other(l) || zero_every_other(&l[1..])) => {
-            "UTF-16 (no byte-order mark)"
-        }
-        _ => return Ok(()),
-    };
-    Err(io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!(
-            "the text is {encoding}, not UTF-8; convert it first (iconv -f {} -t UTF-8)",
-            encoding.split(' ').next().unwrap_or(encoding)
-        ),
-    ))
-}
-
-/// Reads one line (without its `\n`) into `buf`, keeping at most `max` bytes and skipping the rest.
-/// Returns the bytes consumed (0 at end of input) and whether the line was longer than `max`.
-fn read_line_bounded(
-    r: &mut impl BufRead,
-    buf: &mut Vec<u8>,
-    max: usize,
-) -> io::Result<(usize, bool)> {
-    let (mut consumed, mut overlong) = (0, false);
-    loop {
-        let chunk = match r.fill_buf() {
-            Ok(c) => c,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if chunk.is_empty() {
-            return Ok((consumed, overlong));
-        }
-        let (take, done) = match memchr(chunk) {
-            Some(i) => (i + 1, true),
-            None => (chunk.len(), false),
-        };
-        let content = &chunk[..if done { take - 1 } else { take }];
-        if buf.len() + content.len() > max {
-            overlong = true;
-        } else {
-            buf.extend_from_slice(content);
-        }
-        r.consume(take);
-        consumed += take;
-        if done {
-            return Ok((consumed, overlong));
-        }
-    }
-}
-
-fn memchr(haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == b'\n')
 }
 
 /// Reads all of a reader; used by tests.
