@@ -450,6 +450,98 @@ def table(sc):
     return "\n".join(lines)
 
 
+def load_scale():
+    path = os.path.join(OUT, "scale.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def scale_targets(scale):
+    out = []
+    sizes = scale.get("sizes", {})
+    for small, big in (("100000", "1000000"), ("1000000", "10000000")):
+        if small not in sizes or big not in sizes:
+            continue
+        for fmt, row in sizes[big].items():
+            base = sizes[small][fmt]["rss_mib"]
+            x = row["rss_mib"] / base
+            out.append(
+                (
+                    f"flat memory: {fmt} peak RSS at {int(big):,} inputs within 10% of {int(small):,}",
+                    f"{row['rss_mib']:.1f} MiB vs {base:.1f} MiB ({x:.3f}x)",
+                    x <= 1.10,
+                )
+            )
+    sm = scale.get("shard_merge")
+    if sm:
+        out.append(
+            (
+                f"{sm['shards']} shards of {sm['n']:,} merged equal the unsharded run",
+                f"shards {sm['shards_wall']:.1f} s side by side + merge {sm['merge_wall']:.1f} s",
+                sm["equal"],
+            )
+        )
+    m = scale.get("merge10m")
+    if m:
+        out.append(
+            (
+                "10,000,000 records merged from 8 files, byte-identical to the original",
+                f"{m['wall']:.1f} s, peak RSS {m['rss_mib']:.1f} MiB",
+                m["equal"],
+            )
+        )
+    return out
+
+
+def scale_section(scale):
+    sizes = scale.get("sizes", {})
+    lines = [
+        "",
+        f"## Scale: `fetch` at 100,000 to 10,000,000 inputs (0 ms, c={scale['c']})",
+        "",
+        f"Measured by `bench/scale.py` (`bench/run.sh scale`; 10,000,000 with `bench/run.sh scale10m`, one "
+        f"run per format, measured {scale.get('long_measured_at') or 'not yet'}): medians of {scale['runs']} runs, "
+        "stdout to /dev/null, exit 0 (every page fetched) checked. Peak RSS from `/usr/bin/time`.",
+        "",
+        "| inputs | format | wall | req/s | CPU s | peak RSS MiB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for n, rows in sorted(sizes.items(), key=lambda kv: int(kv[0])):
+        for fmt, r in rows.items():
+            lines.append(
+                f"| {int(n):,} | {fmt} | {r['wall']:.2f} s | {r['rps']:,.0f} | {r['cpu']:.2f} | {r['rss_mib']:.1f} |"
+            )
+    w = scale.get("window")
+    if w:
+        lines += [
+            "",
+            f"**The reorder window** (65,536 pages): with page 0 held 8 s by the server while 100,000 fast "
+            f"pages follow, the loops fill the window and wait. Peak RSS {w['stalled_rss_mib']:.1f} MiB against "
+            f"{w['plain_rss_mib']:.1f} MiB without the stall: the window held {w['held_mib']:.1f} MiB, about "
+            f"{w['per_record_bytes']:.0f} bytes a parked record.",
+        ]
+    sm = scale.get("shard_merge")
+    if sm:
+        lines += [
+            "",
+            f"**Shards and merge**: {sm['n']:,} inputs as {sm['shards']} `--shard K/{sm['shards']}` processes side by "
+            f"side (c={scale['c'] // sm['shards']} each) took {sm['shards_wall']:.1f} s; `pagefetch merge` of the "
+            f"{sm['shards']} outputs took {sm['merge_wall']:.1f} s at {sm['merge_rss_mib']:.1f} MiB peak RSS; the merged "
+            f"pages {'equal' if sm['equal'] else '**differ from**'} an unsharded run's, field by field.",
+        ]
+    m = scale.get("merge10m")
+    if m:
+        lines += [
+            "",
+            f"**Merging 10,000,000 records** from 8 files (the 10M ndjson output split by index mod 8): "
+            f"{m['wall']:.1f} s, {m['rss_mib']:.1f} MiB peak RSS; merged page lines "
+            f"{'byte-identical to' if m['equal'] else '**not identical to**'} the original's.",
+        ]
+    return lines
+
+
 def targets(results, startup_s, cold=None):
     """Each target of the performance issues: (what, measured, met)."""
     by = {sc["name"]: sc["rows"] for sc in results}
@@ -514,6 +606,9 @@ def targets(results, startup_s, cold=None):
                 ok,
             )
         )
+    scale = load_scale()
+    if scale:
+        out += scale_targets(scale)
     if startup_s is not None:
         pf, floor = startup_s
         out.append(
@@ -564,6 +659,9 @@ def write_report(path, results, startup_s, runs, measured_at, cold=None):
         lines += ["", "<details><summary>commands</summary>", "", "```"]
         lines += [f"{tool}: {cmd}" for tool, cmd in sc["commands"].items()]
         lines += ["```", "", "</details>"]
+    scale = load_scale()
+    if scale:
+        lines += scale_section(scale)
     if cold:
         lines += [
             "",

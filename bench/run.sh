@@ -2,9 +2,13 @@
 # Reproducible benchmark: installs the peers it needs, builds pagefetch, runs the scenarios and
 # writes BENCHMARKS.md (all scenarios) or bench/out/BENCHMARKS-partial.md (a subset).
 #
-#   bench/run.sh                      # every scenario: seed6 fanout1k wide10k burst10k big100k tls5k
+#   bench/run.sh                      # every scenario: seed6 fanout1k wide10k burst10k big100k tls5k,
+#                                     # then the scale runs (bench/scale.py: 100k and 1M per format,
+#                                     # the reorder window, 4 shards + merge)
 #   bench/run.sh seed6 burst10k       # some of them
-#   BENCH_RUNS=9 bench/run.sh seed6   # more measured runs (default 5)
+#   bench/run.sh scale                # only the scale runs, then BENCHMARKS.md from saved results
+#   bench/run.sh scale10m             # the same plus 10M per format and a 10M-record merge (~20 min)
+#   BENCH_RUNS=9 bench/run.sh seed6   # more measured runs (default 5; 3 for scale)
 #
 # Loopback only: every request goes to a `pagefetch serve` this script starts on 127.0.0.1:0.
 set -euo pipefail
@@ -25,4 +29,14 @@ fi
 cargo build --release --locked
 # Reference loops (bare reqwest, bare hyper) built with the same release settings.
 cargo build --release --locked --manifest-path bench/floor/Cargo.toml
-exec python3 bench/bench.py "$@"
+case "${1:-}" in
+  scale | scale10m)
+    python3 bench/scale.py "$1"
+    exec python3 bench/bench.py --report-only
+    ;;
+esac
+python3 bench/bench.py "$@"
+if [ $# -eq 0 ]; then
+  python3 bench/scale.py
+  python3 bench/bench.py --report-only
+fi

@@ -41,6 +41,20 @@ pub enum Command {
     Serve(ServeArgs),
     /// Offline rerun of the six-term lesson: built-in server, sequential vs joinset
     Demo(DemoArgs),
+    /// Merge NDJSON outputs (shards, resumed runs) into one stream in input order, one record per
+    /// page, with a summary recomputed from them
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct MergeArgs {
+    /// NDJSON outputs of `pagefetch fetch --format ndjson` (in input order; later files win ties)
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Write what there is even when some pages have no record in any file
+    #[arg(long)]
+    pub allow_gaps: bool,
 }
 
 #[derive(Debug, Args)]
@@ -55,6 +69,13 @@ pub struct FetchArgs {
     pub request: RequestArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Carry on an earlier run of the same inputs: skip the pages FILE (its NDJSON output, even cut
+    /// off mid-line) records as done, and append the new records to FILE (stdout stays empty)
+    #[arg(long, value_name = "FILE", help_heading = "Scale")]
+    pub resume: Option<PathBuf>,
+    /// With --resume, fetch the pages recorded as failed again too
+    #[arg(long, requires = "resume", help_heading = "Scale")]
+    pub resume_failed: bool,
 }
 
 #[derive(Debug, Args)]

@@ -99,6 +99,8 @@ struct Run {
     wall: Duration,
     /// Connections it opened.
     connections: usize,
+    /// Input items read.
+    inputs: usize,
     /// The exit code of the signal that stopped it.
     signal: Option<i32>,
     /// The input could not be read to its end (the run did the pages read before).
@@ -147,6 +149,7 @@ impl History {
             interrupted: run.signal.is_some(),
             connections: run.connections,
             http,
+            inputs: run.inputs,
         };
         &self.latest.insert((summary, false)).0
     }
@@ -273,6 +276,7 @@ async fn run_once(
         tally,
         wall,
         connections: fetcher.connections_opened(),
+        inputs: source.read(),
         signal,
         input_failed,
     })

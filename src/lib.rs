@@ -10,11 +10,13 @@ pub mod fetch;
 pub mod input;
 pub mod limits;
 pub mod mask;
+pub mod merge;
 pub mod order;
 pub mod output;
 pub mod page;
 pub mod progress;
 pub mod report;
+pub mod resume;
 pub mod server;
 pub mod source;
 pub mod stats;
@@ -27,7 +29,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use cli::{Cli, Command, InputArgs, OutputArgs, RequestArgs, ServeArgs, Strategy};
+use cli::{Cli, Command, Format, InputArgs, OutputArgs, RequestArgs, ServeArgs, Strategy};
 use client::proxy::Proxies;
 use client::tls::Tls;
 use client::HttpVersions;
@@ -43,7 +45,9 @@ use template::{Jobs, Template};
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Fetch(a) => {
-            fetch_or_compare(a.input, a.request, a.output, &[a.mode], Layout::Fetch).await
+            let resume = a.resume.map(|path| (path, a.resume_failed));
+            let modes = [a.mode];
+            fetch_or_compare(a.input, a.request, a.output, &modes, Layout::Fetch, resume).await
         }
         Command::Compare(a) => {
             let mut modes = a.modes;
@@ -55,10 +59,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     true
                 }
             });
-            fetch_or_compare(a.input, a.request, a.output, &modes, Layout::Compare).await
+            fetch_or_compare(a.input, a.request, a.output, &modes, Layout::Compare, None).await
         }
         Command::Serve(a) => serve(a).await,
         Command::Demo(a) => demo::run(a).await,
+        Command::Merge(a) => merge::run(&a.files, a.allow_gaps).map(|()| Outcome::AllOk),
     }
 }
 
@@ -68,12 +73,14 @@ async fn fetch_or_compare(
     output: OutputArgs,
     modes: &[Strategy],
     layout: Layout,
+    resume: Option<(std::path::PathBuf, bool)>,
 ) -> anyhow::Result<Outcome> {
     // Check the template before reading stdin, so a typo fails fast.
     let template = Template::parse(&input.template)?;
     let open_files = limits::raise_open_files();
-    // `fetch` reads its input as it goes; `compare` and `--repeat` need it more than once.
-    let streaming = layout == Layout::Fetch && request.repeat == 1;
+    // `fetch` reads its input as it goes; `compare`, `--repeat` and `--resume` (which checks the
+    // earlier records against the inputs first) read it whole.
+    let streaming = layout == Layout::Fetch && request.repeat == 1 && resume.is_none();
     let (plan_input, in_flight) = if streaming {
         let mut stream = input::stream::spawn(input.terms, input.file.as_deref())?;
         match stream.has_input().await {
@@ -105,6 +112,29 @@ async fn fetch_or_compare(
     if needs_tls {
         settings.client.tls.prepare()?;
     }
+    let mut select = Select {
+        shard: input.shard,
+        skip: None,
+    };
+    // With --resume the records go to FILE, as NDJSON, after those already there.
+    let (format, out) = match (&resume, &plan_input) {
+        (Some((path, failed)), compare::Input::List(jobs)) => {
+            let r = resume::open(path, jobs, *failed)?;
+            if !output.quiet {
+                output::warn(format_args!(
+                    "pagefetch: resuming {}: {} of {} inputs done ({} records)",
+                    path.display(),
+                    r.done.len(),
+                    jobs.len(),
+                    r.records
+                ));
+            }
+            select.skip = Some(Arc::new(r.done));
+            let sink = output::FileSink::new(r.file, path.display().to_string());
+            (Format::Ndjson, Box::new(sink) as Box<dyn Write>)
+        }
+        _ => (output.format, stdout_sink()),
+    };
     let plan = Plan {
         input: plan_input,
         settings,
@@ -112,17 +142,9 @@ async fn fetch_or_compare(
         repeat: request.repeat as usize,
         progress: progress::enabled(output.progress, output.quiet),
         order: output.order,
-        select: Select {
-            shard: input.shard,
-            skip: None,
-        },
+        select,
     };
-    let mut reporter = report::reporter(
-        output.format,
-        layout,
-        stdout_sink(),
-        stderr_sink(output.quiet),
-    );
+    let mut reporter = report::reporter(format, layout, out, stderr_sink(output.quiet));
     run_modes(&plan, modes, reporter.as_mut()).await
 }
 

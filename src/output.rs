@@ -66,6 +66,34 @@ pub fn is_stdout_closed(err: &anyhow::Error) -> bool {
         })
 }
 
+/// A file the records go to; its errors name it.
+pub struct FileSink {
+    file: io::BufWriter<std::fs::File>,
+    name: String,
+}
+
+impl FileSink {
+    pub fn new(file: std::fs::File, name: String) -> Self {
+        FileSink {
+            file: io::BufWriter::with_capacity(64 * 1024, file),
+            name,
+        }
+    }
+
+    fn named(&self, e: io::Error) -> io::Error {
+        io::Error::new(e.kind(), format!("cannot write to {}: {e}", self.name))
+    }
+}
+
+impl Write for FileSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write(buf).map_err(|e| self.named(e))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush().map_err(|e| self.named(e))
+    }
+}
+
 /// stderr that never fails: a write that cannot be made is dropped.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Stderr;

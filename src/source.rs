@@ -43,6 +43,13 @@ impl Done {
         }
     }
 
+    pub fn remove(&mut self, index: usize) {
+        if self.contains(index) {
+            self.bits[index / 64] &= !(1 << (index % 64));
+            self.count -= 1;
+        }
+    }
+
     pub fn contains(&self, index: usize) -> bool {
         self.bits
             .get(index / 64)
@@ -113,6 +120,11 @@ impl<'a> Source<'a> {
     /// Sequence number of the next job.
     pub fn position(&self) -> usize {
         self.seq
+    }
+
+    /// Input items read so far (taken or left out by the selection).
+    pub fn read(&self) -> usize {
+        self.index
     }
 
     /// How many jobs there will be, when known (a list).

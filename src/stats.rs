@@ -42,6 +42,11 @@ pub fn ms(d: Duration) -> f64 {
     micros(d) as f64 / 1e3
 }
 
+/// Milliseconds rounded to the microsecond, as every `*_ms` field is.
+pub fn round_ms(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
+}
+
 /// `85 µs`, `312.4 ms`, `2.31 s`: from the rounded microseconds, in integer arithmetic, so the
 /// same duration always prints the same text.
 pub fn human(d: Duration) -> String {

@@ -212,3 +212,99 @@ fn json_streams_its_pages_array() {
     child.kill().unwrap();
     let _ = child.wait();
 }
+
+fn records(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect()
+}
+
+#[test]
+fn a_killed_run_resumes_and_no_recorded_page_is_fetched_again() {
+    let s = TestServer::start(
+        std::time::Duration::from_millis(20),
+        std::time::Duration::ZERO,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let terms = dir.path().join("terms.txt");
+    std::fs::write(
+        &terms,
+        (0..300).map(|i| format!("t{i}\n")).collect::<String>(),
+    )
+    .unwrap();
+    let out = dir.path().join("out.ndjson");
+    let args = |extra: &[&str]| {
+        let mut a: Vec<String> = ["fetch", "-c", "8", "-t", &s.template(), "-f"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.push(terms.display().to_string());
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let mut child = command()
+        .args(args(&["--format", "ndjson"]))
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("a hundred records", || {
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .count()
+            >= 100
+    });
+    send(&child, libc::SIGKILL);
+    let _ = child.wait();
+    let first: Vec<u64> = records_until_cut(&out);
+    assert!(first.len() >= 100 && first.len() < 300, "{}", first.len());
+
+    let resumed = pagefetch()
+        .args(args(&["--resume", out.to_str().unwrap()]))
+        .output()
+        .unwrap();
+    assert_eq!(
+        resumed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert!(resumed.stdout.is_empty(), "the records go to the file");
+    let all = records(&out);
+    let pages: Vec<u64> = all
+        .iter()
+        .filter(|r| r["type"] == "page")
+        .map(|r| r["index"].as_u64().unwrap())
+        .collect();
+    // Every page once: the first run's records, then the rest, none fetched again.
+    let mut sorted = pages.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (0..300).collect::<Vec<u64>>());
+    assert_eq!(&pages[..first.len()], &first[..]);
+    assert!(all
+        .iter()
+        .all(|r| r["type"] != "page" || r["error"].is_null()));
+    // Resuming a complete file fetches nothing.
+    let before = s.stats().requests();
+    let again = pagefetch()
+        .args(args(&["--resume", out.to_str().unwrap()]))
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(s.stats().requests(), before);
+}
+
+/// The page indices of a file written by a killed run, without its unfinished last line.
+fn records_until_cut(path: &std::path::Path) -> Vec<u64> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    complete
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["type"] == "page")
+        .map(|r| r["index"].as_u64().unwrap())
+        .collect()
+}

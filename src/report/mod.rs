@@ -56,6 +56,8 @@ pub struct RunSummary {
     pub connections: usize,
     /// HTTP versions the responses came in, oldest first.
     pub http: Vec<HttpVersion>,
+    /// Input items read (before --shard and --resume chose among them).
+    pub inputs: usize,
 }
 
 impl RunSummary {

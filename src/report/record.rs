@@ -115,6 +115,9 @@ pub struct SummaryRecord {
     pub connections: usize,
     /// HTTP versions the responses came in, e.g. ["2"] or ["1.1", "2"].
     pub http: Vec<&'static str>,
+    /// Input items read (before --shard and --resume chose among them): the length of the list,
+    /// or as far as a stream was read.
+    pub inputs: usize,
 }
 
 impl SummaryRecord {
@@ -145,6 +148,7 @@ impl SummaryRecord {
             interrupted: s.interrupted,
             connections: s.connections,
             http: s.http.iter().map(|v| v.name()).collect(),
+            inputs: s.inputs,
         }
     }
 }

@@ -69,5 +69,6 @@ pub fn summary(mode: Strategy, pages: &[PageResult], wall_ms: u64) -> RunSummary
         interrupted: false,
         connections: 1,
         http: vec![HttpVersion::Http11],
+        inputs: pages.len(),
     }
 }
