@@ -24,6 +24,8 @@ pub struct LineReader<R> {
     source: String,
     line: u32,
     buf: Vec<u8>,
+    /// The last read left bytes in the reader's buffer.
+    buffered: bool,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -34,7 +36,13 @@ impl<R: BufRead> LineReader<R> {
             source: source.to_string(),
             line: 0,
             buf: Vec::new(),
+            buffered: false,
         }
+    }
+
+    /// Whether a next line can be had without reading more input (it is in the buffer already).
+    pub fn has_buffered(&self) -> bool {
+        self.buffered
     }
 
     /// The next term or bad line; `None` at the end. `Err`: the input could not be read, or is in
@@ -42,7 +50,9 @@ impl<R: BufRead> LineReader<R> {
     pub fn next_line(&mut self) -> io::Result<Option<Line>> {
         loop {
             self.buf.clear();
-            let (n, overlong) = read_line_bounded(&mut self.r, &mut self.buf, MAX_LINE_BYTES)?;
+            let (n, overlong, buffered) =
+                read_line_bounded(&mut self.r, &mut self.buf, MAX_LINE_BYTES)?;
+            self.buffered = buffered;
             if n == 0 {
                 return Ok(None);
             }
@@ -103,12 +113,13 @@ fn check_encoding(first_line: &[u8]) -> io::Result<()> {
 }
 
 /// Reads one line (without its `\n`) into `buf`, keeping at most `max` bytes and skipping the rest.
-/// Returns the bytes consumed (0 at end of input) and whether the line was longer than `max`.
+/// Returns the bytes consumed (0 at end of input), whether the line was longer than `max`, and
+/// whether more bytes wait in the reader's buffer.
 fn read_line_bounded(
     r: &mut impl BufRead,
     buf: &mut Vec<u8>,
     max: usize,
-) -> io::Result<(usize, bool)> {
+) -> io::Result<(usize, bool, bool)> {
     let (mut consumed, mut overlong) = (0, false);
     loop {
         let chunk = match r.fill_buf() {
@@ -117,12 +128,13 @@ fn read_line_bounded(
             Err(e) => return Err(e),
         };
         if chunk.is_empty() {
-            return Ok((consumed, overlong));
+            return Ok((consumed, overlong, false));
         }
         let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
             Some(i) => (i + 1, true),
             None => (chunk.len(), false),
         };
+        let more = take < chunk.len();
         let content = &chunk[..if done { take - 1 } else { take }];
         if buf.len() + content.len() > max {
             overlong = true;
@@ -132,7 +144,7 @@ fn read_line_bounded(
         r.consume(take);
         consumed += take;
         if done {
-            return Ok((consumed, overlong));
+            return Ok((consumed, overlong, more));
         }
     }
 }

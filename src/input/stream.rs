@@ -2,7 +2,12 @@
 //! own, through a bounded channel. Requests start as soon as the first line arrives, a slow
 //! producer's records appear as its lines do, and an endless one is read no faster than it is
 //! fetched: at most [`AHEAD`] lines wait in the channel.
+//!
+//! Lines travel in batches: a batch goes as soon as the next line would need another read of the
+//! input (so a slow producer's line is never held back), or when it holds [`BATCH`] lines. One
+//! message a line cost a thread wake-up per page, a third of the throughput on a fast list.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -15,6 +20,9 @@ use super::{Line, LineReader};
 /// Lines read ahead of the loops at most.
 pub const AHEAD: usize = 1024;
 
+/// Lines in one message at most.
+pub const BATCH: usize = 128;
+
 /// What the reading thread sends.
 #[derive(Debug)]
 pub enum Msg {
@@ -24,11 +32,14 @@ pub enum Msg {
     Failed(String),
 }
 
+/// What travels through the channel: items in order.
+type Batch = Vec<Msg>;
+
 /// The receiving end, with the name of the input its lines come from.
 pub struct Stream {
-    rx: mpsc::Receiver<Msg>,
-    /// A message looked at and not yet taken.
-    peeked: Option<Msg>,
+    rx: mpsc::Receiver<Batch>,
+    /// Messages received and not yet taken (the rest of a batch).
+    pending: VecDeque<Msg>,
     /// `urls.txt`, `<stdin>`, or empty when there are only arguments.
     pub source: String,
 }
@@ -37,27 +48,32 @@ impl Stream {
     /// Waits for the first item: `Ok(false)` when the input is empty, `Err` when it could not be
     /// read at all (both usage errors, found before any request).
     pub async fn has_input(&mut self) -> Result<bool, String> {
-        if self.peeked.is_none() {
-            self.peeked = self.rx.recv().await;
+        while self.pending.is_empty() {
+            match self.rx.recv().await {
+                Some(batch) => self.pending.extend(batch),
+                None => return Ok(false),
+            }
         }
-        match &self.peeked {
-            None => Ok(false),
+        match self.pending.front() {
             Some(Msg::Failed(e)) => Err(e.clone()),
-            Some(Msg::Item { .. }) => Ok(true),
+            _ => Ok(true),
         }
     }
 
     /// The next message, waiting for it; `None` once the input has ended. Cancel-safe.
     pub async fn recv(&mut self) -> Option<Msg> {
-        match self.peeked.take() {
-            Some(m) => Some(m),
-            None => self.rx.recv().await,
+        while self.pending.is_empty() {
+            self.pending.extend(self.rx.recv().await?);
         }
+        self.pending.pop_front()
     }
 
     /// The next message if one is there now.
     pub fn try_recv(&mut self) -> Option<Msg> {
-        self.peeked.take().or_else(|| self.rx.try_recv().ok())
+        if self.pending.is_empty() {
+            self.pending.extend(self.rx.try_recv().ok()?);
+        }
+        self.pending.pop_front()
     }
 }
 
@@ -85,7 +101,7 @@ pub fn spawn(args: Vec<String>, file: Option<&Path>) -> anyhow::Result<Stream> {
         Reader::Stdin => "<stdin>".to_string(),
         Reader::File(_, p) => p.display().to_string(),
     };
-    let (tx, rx) = mpsc::channel(AHEAD);
+    let (tx, rx) = mpsc::channel(AHEAD / BATCH);
     let name = source.clone();
     std::thread::Builder::new()
         .name("input".into())
@@ -93,13 +109,17 @@ pub fn spawn(args: Vec<String>, file: Option<&Path>) -> anyhow::Result<Stream> {
         .context("cannot start the input thread")?;
     Ok(Stream {
         rx,
-        peeked: None,
+        pending: VecDeque::new(),
         source,
     })
 }
 
 /// The thread's work. It ends when the input does or when nobody listens any more.
-fn read(args: Vec<String>, reader: Reader, name: &str, tx: &mpsc::Sender<Msg>) {
+fn read(args: Vec<String>, reader: Reader, name: &str, tx: &mpsc::Sender<Batch>) {
+    let mut out = Sender {
+        tx,
+        batch: Vec::new(),
+    };
     for (i, a) in args.iter().enumerate() {
         let a = a.trim();
         if a.is_empty() {
@@ -109,33 +129,55 @@ fn read(args: Vec<String>, reader: Reader, name: &str, tx: &mpsc::Sender<Msg>) {
             text: Ok(a.to_string()),
             number: i as u32 + 1,
         };
-        let item = Msg::Item {
-            line,
-            from_file: false,
-        };
-        if tx.blocking_send(item).is_err() {
+        if !out.push(line, false) {
             return;
         }
     }
+    if !out.send() {
+        return;
+    }
     let failed = match reader {
         Reader::None => return,
-        Reader::Stdin => lines(LineReader::new(io::stdin().lock(), name), tx),
-        Reader::File(f, _) => lines(LineReader::new(BufReader::new(f), name), tx),
+        Reader::Stdin => lines(LineReader::new(io::stdin().lock(), name), &mut out),
+        Reader::File(f, _) => lines(LineReader::new(BufReader::new(f), name), &mut out),
     };
     if let Err(e) = failed {
-        let _ = tx.blocking_send(Msg::Failed(format!("cannot read {name}: {e}")));
+        out.batch
+            .push(Msg::Failed(format!("cannot read {name}: {e}")));
     }
+    out.send();
 }
 
-fn lines(mut r: LineReader<impl io::BufRead>, tx: &mpsc::Sender<Msg>) -> io::Result<()> {
+fn lines(mut r: LineReader<impl io::BufRead>, out: &mut Sender<'_>) -> io::Result<()> {
     while let Some(line) = r.next_line()? {
-        let item = Msg::Item {
-            line,
-            from_file: true,
-        };
-        if tx.blocking_send(item).is_err() {
+        if !out.push(line, true) {
+            return Ok(());
+        }
+        // The next line needs another read, which may wait: let this batch go first.
+        if !r.has_buffered() && !out.send() {
             return Ok(());
         }
     }
     Ok(())
+}
+
+/// Gathers items into batches; false once nobody listens.
+struct Sender<'a> {
+    tx: &'a mpsc::Sender<Batch>,
+    batch: Batch,
+}
+
+impl Sender<'_> {
+    fn push(&mut self, line: Line, from_file: bool) -> bool {
+        self.batch.push(Msg::Item { line, from_file });
+        self.batch.len() < BATCH || self.send()
+    }
+
+    fn send(&mut self) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.tx.blocking_send(batch).is_ok()
+    }
 }

@@ -90,9 +90,7 @@ impl Server {
         config: ServerConfig,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> anyhow::Result<Server> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
+        let listener = listen(addr).with_context(|| format!("cannot listen on {addr}"))?;
         let addr = listener.local_addr()?;
         let stats = Arc::new(Stats::default());
         let (stop, stopped) = tokio::sync::oneshot::channel();
@@ -138,6 +136,19 @@ impl Drop for Server {
         // The accept loop owns the connection tasks; aborting it drops (and aborts) them all.
         self.task.abort();
     }
+}
+
+/// A listener with a deep accept queue. tokio's `bind` asks for 128 places, as std does; when 256
+/// clients connect at once, the rest of their SYNs are dropped and retried a second later, which
+/// showed as 1 s pages in the benchmarks. (The kernel caps the depth at net.core.somaxconn.)
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 async fn accept_loop(
