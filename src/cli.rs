@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use http::header::{HeaderName, HeaderValue};
 
 use crate::client::resolve::Override;
+use crate::fetch::pace::Rate;
 use crate::order::Order;
 use crate::source::Shard;
 
@@ -152,6 +153,31 @@ pub struct RequestArgs {
     pub repeat: u32,
     #[command(flatten)]
     pub net: NetArgs,
+    #[command(flatten)]
+    pub polite: PoliteArgs,
+}
+
+/// Retries, a request rate and a per-host limit (curl's names where curl has them).
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Politeness")]
+pub struct PoliteArgs {
+    /// Ask again up to N times after a connection failure, a timeout, a body cut off, or HTTP 408,
+    /// 429, 500, 502, 503 or 504
+    #[arg(long, value_name = "N", default_value = "0")]
+    pub retry: u32,
+    /// First wait between attempts; it doubles each time, with jitter, up to 60s (a Retry-After
+    /// header is waited instead)
+    #[arg(long, value_name = "D", default_value = "1s", value_parser = parse_duration_or_zero)]
+    pub retry_delay: Duration,
+    /// Start no attempt after this much time spent on a page
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub retry_max_time: Option<Duration>,
+    /// Start at most R requests per second, evenly spaced, retries included (20, 20/s, 600/m, 2/100ms)
+    #[arg(long, value_name = "R")]
+    pub rate: Option<Rate>,
+    /// At most N requests in flight to one host (scheme, host and port); -c still bounds the total
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub per_host: Option<u32>,
 }
 
 /// How connections are made: trust, HTTP versions, proxies, name overrides (curl's names).
@@ -208,6 +234,11 @@ Per-request overrides (query parameters):
   bytes=N             a body of exactly N bytes
   status=N            answer with HTTP status N
   close=1             close the connection after the answer (HTTP/1.1)
+  fail=K              the first K requests for this query get status=N (default 503) and an
+                      empty body, with Retry-After: R if retry_after=R; then the page
+  drop=K              the first K requests for this query get their connection closed, no answer
+  cut=K               the first K requests for this query get half their body, then the
+                      connection breaks
 
 The first stdout line is the address (ADDR:PORT). The first Ctrl-C or SIGTERM stops accepting and
 lets requests in flight finish (up to 5 s), then exits 0; a second one exits at once (130/143).";
@@ -231,6 +262,10 @@ pub struct ServeArgs {
     /// Write the CA certificate (PEM) to PATH before the address line is printed (with --tls)
     #[arg(long, value_name = "PATH", requires = "tls")]
     pub ca_out: Option<PathBuf>,
+    /// Write each request's arrival time (microseconds from the start) to PATH on exit (for the
+    /// pacing benchmark)
+    #[arg(long, value_name = "PATH", hide = true)]
+    pub log_arrivals: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

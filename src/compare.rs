@@ -71,6 +71,8 @@ struct Tally {
     page_times: PageTimes,
     /// HTTP versions seen.
     http: Vec<HttpVersion>,
+    /// Attempts beyond the first, over all pages.
+    retries: usize,
 }
 
 impl Tally {
@@ -85,6 +87,7 @@ impl Tally {
             let us = u32::try_from(stats::micros(page.elapsed)).unwrap_or(u32::MAX);
             self.page_times.add(us);
         }
+        self.retries += page.attempts.saturating_sub(1) as usize;
         if let Some(v) = page.transport.http {
             if !self.http.contains(&v) {
                 self.http.push(v);
@@ -134,6 +137,7 @@ impl History {
         });
         let mut page_times = run.tally.page_times;
         page_times.finish();
+        let retries = run.tally.retries;
         let mut http = run.tally.http;
         http.sort_by_key(|v| v.name());
         let summary = RunSummary {
@@ -150,6 +154,7 @@ impl History {
             connections: run.connections,
             http,
             inputs: run.inputs,
+            retries,
         };
         &self.latest.insert((summary, false)).0
     }
@@ -253,7 +258,8 @@ async fn run_once(
     let start = Instant::now();
     let mut order = InOrder::new(&mut sink, bar.clone()).with_order(plan.order);
     let signal = {
-        let work = fetch::fetch_all(mode, &fetcher, &mut source, history.concurrency, &mut order);
+        let slots = fetcher.slots(history.concurrency);
+        let work = fetch::fetch_all(mode, &fetcher, &mut source, slots, &mut order);
         tokio::pin!(work);
         let mut flush = tokio::time::interval_at(start.into(), FLUSH_EVERY);
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

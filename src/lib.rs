@@ -195,6 +195,13 @@ pub fn settings(r: &RequestArgs, open_files: Option<u64>, quiet: bool) -> anyhow
         timeout: r.timeout,
         max_bytes: r.max_bytes,
         fail: r.fail,
+        retry: fetch::retry::Retry {
+            times: r.polite.retry,
+            delay: r.polite.retry_delay,
+            max_time: r.polite.retry_max_time,
+        },
+        rate: r.polite.rate,
+        per_host: r.polite.per_host.map(|n| n as usize),
     })
 }
 
@@ -219,6 +226,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
     let mut server = Server::start_with(args.addr, config, tls).await?;
+    if args.log_arrivals.is_some() {
+        server.stats().record_arrivals();
+    }
     let mut out = output::Stdout::new();
     writeln!(out, "{}", server.addr())?;
     out.flush()?;
@@ -259,6 +269,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
             Outcome::Interrupted(code)
         }
     };
+    if let Some(path) = &args.log_arrivals {
+        let lines: String = server
+            .stats()
+            .arrivals()
+            .iter()
+            .map(|t| format!("{}\n", t.as_micros()))
+            .collect();
+        std::fs::write(path, lines)
+            .with_context(|| format!("cannot write --log-arrivals {}", path.display()))?;
+    }
     drop(server);
     Ok(outcome)
 }

@@ -292,6 +292,7 @@ struct Tally {
     times: PageTimes,
     http: Vec<HttpVersion>,
     modes: Vec<String>,
+    retries: usize,
 }
 
 impl Tally {
@@ -301,6 +302,7 @@ impl Tally {
             self.ok += 1;
         }
         self.bytes += v["bytes"].as_u64().unwrap_or(0);
+        self.retries += v["attempts"].as_u64().unwrap_or(1).saturating_sub(1) as usize;
         if !v["status"].is_null() {
             let ms = v["elapsed_ms"].as_f64().unwrap_or(0.0);
             self.times.add((ms * 1000.0).round() as u32);
@@ -342,6 +344,7 @@ impl Tally {
                 .inputs
                 .as_ref()
                 .map_or(self.count, |(n, _)| *n as usize),
+            retries: self.retries,
         };
         let mut v = serde_json::to_value(SummaryRecord::new(&summary)).unwrap_or_default();
         let mode = match self.modes.as_slice() {

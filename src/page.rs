@@ -157,7 +157,7 @@ pub struct PageResult {
     pub status: Option<u16>,
     /// Body bytes actually read (decoded with `--compressed`), not Content-Length.
     pub bytes: u64,
-    /// Request start to last body byte (or to the error).
+    /// Request start to last body byte (or to the error), waits between attempts included.
     pub elapsed: Duration,
     /// Reading stopped at `--max-bytes`.
     pub truncated: bool,
@@ -165,6 +165,10 @@ pub struct PageResult {
     pub final_url: Option<String>,
     pub transport: Transport,
     pub error: Option<PageError>,
+    /// Requests made for the page (1 unless `--retry` asked again).
+    pub attempts: u32,
+    /// Time spent waiting between attempts (inside `elapsed`).
+    pub retry_wait: Duration,
 }
 
 impl PageResult {
@@ -178,6 +182,8 @@ impl PageResult {
             final_url: None,
             transport: Transport::default(),
             error: None,
+            attempts: 1,
+            retry_wait: Duration::ZERO,
         }
     }
 

@@ -72,6 +72,8 @@ pub struct Response {
     pub reused: bool,
     /// How its connection was opened, when this page opened it.
     pub opening: Option<Opening>,
+    /// Its `Retry-After` header.
+    pub retry_after: Option<String>,
     pub body: Body,
 }
 
@@ -103,13 +105,19 @@ impl Client {
     }
 
     /// GETs `url`, following redirects; returns once the final response's headers are in.
-    /// `limit`: the most body bytes to count.
-    pub async fn get(&self, url: &Url, limit: u64) -> Result<Response, PageError> {
+    /// `limit`: the most body bytes to count. `resent` counts requests sent again on a new
+    /// connection after a reused one turned out closed (they are attempts of the page too).
+    pub async fn get(
+        &self,
+        url: &Url,
+        limit: u64,
+        resent: &mut u32,
+    ) -> Result<Response, PageError> {
         let mut url = url.clone();
         let mut visited = vec![url.clone()];
         let mut headers = self.headers_for(&url);
         loop {
-            let (resp, conn) = self.send(&url, &headers).await?;
+            let (resp, conn) = self.send(&url, &headers, resent).await?;
             let status = resp.status();
             let location = resp.headers().get(header::LOCATION).cloned();
             let next = match (status.is_redirection(), location) {
@@ -158,6 +166,11 @@ impl Client {
             false => None,
         };
         let (reused, opening) = (conn.reused, conn.opening);
+        let retry_after = resp
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         Response {
             status: resp.status().as_u16(),
             version,
@@ -165,6 +178,7 @@ impl Client {
             headers_at: Instant::now(),
             reused,
             opening,
+            retry_after,
             body: Body::new(resp.into_body(), conn, encoding.as_deref(), limit),
         }
     }
@@ -232,6 +246,7 @@ impl Client {
         &self,
         url: &Url,
         headers: &HeaderMap,
+        resent: &mut u32,
     ) -> Result<(http::Response<hyper::body::Incoming>, Pooled), PageError> {
         let route = Route::of(url, &self.options.proxies)
             .ok_or_else(|| PageError::Input("invalid URL: no host".into()))?;
@@ -255,7 +270,10 @@ impl Client {
             };
             match sent {
                 Ok(resp) => return Ok((resp, conn)),
-                Err(e) if conn.reused && reuse && unsent(&e) => conn.discard(),
+                Err(e) if conn.reused && reuse && unsent(&e) => {
+                    conn.discard();
+                    *resent += 1;
+                }
                 Err(e) => {
                     conn.discard();
                     return Err(classify(&e, route.proxy.as_ref().map(|p| p.shown.as_str())));
@@ -362,9 +380,23 @@ fn classify(e: &hyper::Error, proxy: Option<&str>) -> PageError {
     };
     if e.is_parse() || e.is_parse_status() || e.is_parse_too_large() {
         PageError::Request(format!("not an HTTP answer: {what}"))
+    } else if unsent(e) || has_io_error(e) {
+        // The connection failed before an answer came: a connection failure, worth a retry.
+        PageError::Connect(what)
     } else {
         PageError::Request(what)
     }
+}
+
+fn has_io_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        if c.is::<io::Error>() {
+            return true;
+        }
+        cur = c.source();
+    }
+    false
 }
 
 /// The most specific message of an error's chain: well-known I/O failures in curl-like words.

@@ -2,6 +2,8 @@
 
 mod join_all;
 mod joinset;
+pub mod pace;
+pub mod retry;
 mod sequential;
 
 use std::sync::Arc;
@@ -24,6 +26,11 @@ pub struct Settings {
     pub max_bytes: Option<u64>,
     /// An HTTP status >= 400 fails the page.
     pub fail: bool,
+    pub retry: retry::Retry,
+    /// `--rate`: request starts per unit of time, retries included.
+    pub rate: Option<pace::Rate>,
+    /// `--per-host`: requests in flight to one scheme, host and port at most.
+    pub per_host: Option<usize>,
 }
 
 impl Settings {
@@ -40,6 +47,7 @@ impl Settings {
 pub struct Fetcher {
     client: Arc<Client>,
     settings: Arc<Settings>,
+    gate: Arc<pace::Gate>,
 }
 
 impl Fetcher {
@@ -48,7 +56,17 @@ impl Fetcher {
         Fetcher {
             client: Arc::new(Client::new(&settings.client, concurrency)),
             settings: Arc::new(settings.clone()),
+            gate: Arc::new(pace::Gate::new(
+                settings.rate,
+                settings.per_host,
+                concurrency,
+            )),
         }
+    }
+
+    /// Pages a loop should keep going at once for `concurrency` requests in flight.
+    pub fn slots(&self, concurrency: usize) -> usize {
+        self.gate.slots(concurrency)
     }
 
     /// Connections the run has opened so far.
@@ -61,7 +79,9 @@ impl Fetcher {
         self.client.connections_open()
     }
 
-    /// Requests one page and counts its body chunk by chunk. Never fails: errors go in the record.
+    /// Requests one page and counts its body chunk by chunk, again if `--retry` says so. Never
+    /// fails: errors go in the record. The page's clock starts once the rate and the host's place
+    /// let it go; retry waits are inside it.
     pub async fn fetch_one(&self, job: Arc<Job>) -> PageResult {
         let url = match &job.url {
             Ok(u) => u.clone(),
@@ -70,8 +90,40 @@ impl Fetcher {
                 return PageResult::failed(job, e);
             }
         };
+        let _pass = self.gate.enter(&url).await;
         let start = Instant::now();
-        let deadline = tokio::time::Instant::from_std(start + self.settings.timeout);
+        let retry = self.settings.retry;
+        let mut jitter = retry::Jitter::new(job.index as u64 ^ start.elapsed().as_nanos() as u64);
+        let mut waited = Duration::ZERO;
+        let mut attempts = 1;
+        loop {
+            let (mut page, retry_after, resent) = self.attempt(job.clone(), &url, start).await;
+            attempts += resent;
+            let again = retry::worth_retrying(page.status, page.error.as_ref())
+                .then(|| retry.wait(attempts, start.elapsed(), retry_after, jitter.unit()))
+                .flatten();
+            let Some(wait) = again else {
+                page.elapsed = start.elapsed();
+                page.attempts = attempts;
+                page.retry_wait = waited;
+                return page;
+            };
+            tokio::time::sleep(wait).await;
+            waited += wait;
+            attempts += 1;
+            self.gate.pace().await;
+        }
+    }
+
+    /// One attempt: everything but the clock's start is this attempt's own (its status, bytes and
+    /// error). Also returns the answer's `Retry-After`, if any.
+    async fn attempt(
+        &self,
+        job: Arc<Job>,
+        url: &url::Url,
+        page_start: Instant,
+    ) -> (PageResult, Option<Duration>, u32) {
+        let deadline = tokio::time::Instant::now() + self.settings.timeout;
         let mut page = PageResult::new(job);
         let timed_out = || {
             PageError::Timeout(format!(
@@ -80,19 +132,24 @@ impl Fetcher {
             ))
         };
         let limit = self.settings.max_bytes.unwrap_or(u64::MAX);
-        let got = tokio::time::timeout_at(deadline, self.client.get(&url, limit)).await;
-        match got {
+        let mut retry_after = None;
+        let mut resent = 0;
+        match tokio::time::timeout_at(deadline, self.client.get(url, limit, &mut resent)).await {
             Err(_) => page.error = Some(timed_out()),
             Ok(Err(e)) => page.error = Some(e),
             Ok(Ok(mut resp)) => {
                 page.status = Some(resp.status);
-                if moved(&url, &resp.url) {
+                retry_after = resp
+                    .retry_after
+                    .as_deref()
+                    .and_then(|v| retry::parse_retry_after(v, std::time::SystemTime::now()));
+                if moved(url, &resp.url) {
                     page.final_url = Some(mask(&resp.url));
                 }
                 page.transport = Transport {
                     http: Some(resp.version),
                     reused: Some(resp.reused),
-                    ttfb: Some(resp.headers_at - start),
+                    ttfb: Some(resp.headers_at - page_start),
                     opening: resp.opening,
                 };
                 loop {
@@ -115,8 +172,7 @@ impl Fetcher {
                 }
             }
         }
-        page.elapsed = start.elapsed();
-        page
+        (page, retry_after, resent)
     }
 }
 

@@ -85,16 +85,16 @@ mod tests {
         assert_eq!(
             lines.next().unwrap(),
             "mode,index,input,url,status,bytes,elapsed_ms,truncated,error,error_kind,final_url,\
-             http,reused,ttfb_ms,dns_ms,connect_ms,tls_ms"
+             http,reused,ttfb_ms,dns_ms,connect_ms,tls_ms,attempts,retry_wait_ms"
         );
         assert_eq!(
             lines.next().unwrap(),
-            "joinset,0,apple,http://h/?q=apple,200,12345,301.5,false,,,,1.1,false,300.1,,0.25,"
+            "joinset,0,apple,http://h/?q=apple,200,12345,301.5,false,,,,1.1,false,300.1,,0.25,,1,0.0"
         );
         assert!(lines
             .next()
             .unwrap()
-            .ends_with(",,0,2.0,false,connection refused,connect,,,,,,,"));
+            .ends_with(",,0,2.0,false,connection refused,connect,,,,,,,,1,0.0"));
         assert!(lines
             .next()
             .unwrap()

@@ -58,6 +58,8 @@ pub struct RunSummary {
     pub http: Vec<HttpVersion>,
     /// Input items read (before --shard and --resume chose among them).
     pub inputs: usize,
+    /// Attempts beyond the first, over all pages (`--retry`).
+    pub retries: usize,
 }
 
 impl RunSummary {

@@ -48,6 +48,10 @@ pub struct PageRecord<'a> {
     pub dns_ms: Option<f64>,
     pub connect_ms: Option<f64>,
     pub tls_ms: Option<f64>,
+    /// Requests made for the page: 1 unless `--retry` asked again.
+    pub attempts: u32,
+    /// Time spent waiting between attempts (inside `elapsed_ms`).
+    pub retry_wait_ms: f64,
 }
 
 impl<'a> PageRecord<'a> {
@@ -71,6 +75,8 @@ impl<'a> PageRecord<'a> {
             dns_ms: opening.and_then(|o| o.dns).map(ms),
             connect_ms: opening.map(|o| ms(o.connect)),
             tls_ms: opening.and_then(|o| o.tls).map(ms),
+            attempts: p.attempts,
+            retry_wait_ms: ms(p.retry_wait),
         }
     }
 }
@@ -118,6 +124,8 @@ pub struct SummaryRecord {
     /// Input items read (before --shard and --resume chose among them): the length of the list,
     /// or as far as a stream was read.
     pub inputs: usize,
+    /// Attempts beyond the first, over all pages (`--retry`).
+    pub retries: usize,
 }
 
 impl SummaryRecord {
@@ -149,6 +157,7 @@ impl SummaryRecord {
             connections: s.connections,
             http: s.http.iter().map(|v| v.name()).collect(),
             inputs: s.inputs,
+            retries: s.retries,
         }
     }
 }

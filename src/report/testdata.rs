@@ -70,5 +70,6 @@ pub fn summary(mode: Strategy, pages: &[PageResult], wall_ms: u64) -> RunSummary
         connections: 1,
         http: vec![HttpVersion::Http11],
         inputs: pages.len(),
+        retries: 0,
     }
 }

@@ -9,7 +9,7 @@
 
 pub mod tls;
 
-use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -47,6 +47,10 @@ pub struct Stats {
     pub http2_requests: AtomicUsize,
     pub in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
+    /// Requests seen per query string, for `fail=` and `drop=` (only those that use them).
+    seen: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    /// When each request arrived, from the server's start, if asked to keep them.
+    arrivals: std::sync::Mutex<Option<(std::time::Instant, Vec<Duration>)>>,
 }
 
 impl Stats {
@@ -68,7 +72,42 @@ impl Stats {
     pub fn http2_requests(&self) -> usize {
         self.http2_requests.load(Ordering::SeqCst)
     }
+
+    /// Keeps the arrival time of every request from now on (see [`Stats::arrivals`]).
+    pub fn record_arrivals(&self) {
+        *self.arrivals.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((std::time::Instant::now(), Vec::new()));
+    }
+
+    /// Arrival times recorded so far, from when recording began.
+    pub fn arrivals(&self) -> Vec<Duration> {
+        let arrivals = self.arrivals.lock().unwrap_or_else(|e| e.into_inner());
+        arrivals
+            .as_ref()
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
+    /// The how-many-th request for `query` this one is (1-based).
+    fn count(&self, query: &str) -> usize {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let n = seen.entry(query.to_string()).or_default();
+        *n += 1;
+        *n
+    }
 }
+
+/// A request the server answers by closing the connection (`drop=`).
+#[derive(Debug)]
+pub struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped on request")
+    }
+}
+
+impl std::error::Error for Dropped {}
 
 /// A running server; dropping it stops accepting and closes every connection.
 pub struct Server {
@@ -230,19 +269,45 @@ async fn respond(
     req: Request<Incoming>,
     config: ServerConfig,
     stats: Arc<Stats>,
-) -> Result<Response<PageBody>, Infallible> {
+) -> Result<Response<PageBody>, Dropped> {
     stats.requests.fetch_add(1, Ordering::SeqCst);
+    if let Some((start, times)) = stats
+        .arrivals
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_mut()
+    {
+        times.push(start.elapsed());
+    }
     if req.version() == hyper::Version::HTTP_2 {
         stats.http2_requests.fetch_add(1, Ordering::SeqCst);
     }
+    let query = req.uri().query().unwrap_or("");
+    let mut ask = Ask::from_query(query, config);
+    let mut cut = false;
+    if ask.fail > 0 || ask.drop > 0 || ask.cut > 0 {
+        let nth = stats.count(query);
+        cut = nth <= ask.cut;
+        if nth <= ask.drop {
+            return Err(Dropped);
+        }
+        if nth <= ask.fail {
+            ask.status = ask.fail_status;
+            ask.bytes = 0;
+            ask.delay = Duration::ZERO;
+        } else {
+            ask.retry_after = None;
+        }
+    }
     let guard = InFlight::enter(stats);
-    let ask = Ask::from_query(req.uri().query().unwrap_or(""), config);
     if !ask.delay.is_zero() {
         tokio::time::sleep(ask.delay).await;
     }
     let body = PageBody {
         remaining: ask.bytes,
         guard: Some(guard),
+        cut_after: cut.then_some(ask.bytes / 2),
+        pause: None,
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = ask.status;
@@ -256,6 +321,9 @@ async fn respond(
             hyper::header::HeaderValue::from_static("close"),
         );
     }
+    if let Some(after) = ask.retry_after.as_deref().and_then(|a| a.parse().ok()) {
+        resp.headers_mut().insert(hyper::header::RETRY_AFTER, after);
+    }
     Ok(resp)
 }
 
@@ -267,12 +335,21 @@ struct Ask {
     status: StatusCode,
     /// Close the connection after this answer (HTTP/1.1), so the next request needs a new one.
     close: bool,
+    /// The first `fail` requests for this query get `fail_status` (and `retry_after`).
+    fail: usize,
+    fail_status: StatusCode,
+    retry_after: Option<String>,
+    /// The first `drop` requests for this query get their connection closed, no answer.
+    drop: usize,
+    /// The first `cut` requests for this query get half their body, then the connection breaks.
+    cut: usize,
 }
 
 impl Ask {
     fn from_query(query: &str, config: ServerConfig) -> Ask {
         let mut term = String::new();
         let (mut ms, mut bytes, mut status, mut close) = (None, None, None, false);
+        let (mut fail, mut drop, mut cut, mut retry_after) = (0, 0, 0, None);
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
             match &*k {
                 "q" => term = v.into_owned(),
@@ -280,6 +357,10 @@ impl Ask {
                 "bytes" => bytes = v.parse().ok(),
                 "status" => status = v.parse().ok().and_then(|s| StatusCode::from_u16(s).ok()),
                 "close" => close = v == "1",
+                "fail" => fail = v.parse().unwrap_or(0),
+                "drop" => drop = v.parse().unwrap_or(0),
+                "cut" => cut = v.parse().unwrap_or(0),
+                "retry_after" => retry_after = Some(v.into_owned()),
                 _ => {}
             }
         }
@@ -289,8 +370,17 @@ impl Ask {
                 Duration::from_millis,
             ),
             bytes: bytes.unwrap_or_else(|| page_bytes(&term)),
-            status: status.unwrap_or(StatusCode::OK),
+            status: if fail > 0 {
+                StatusCode::OK
+            } else {
+                status.unwrap_or(StatusCode::OK)
+            },
             close,
+            fail,
+            fail_status: status.unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            retry_after,
+            drop,
+            cut,
         }
     }
 }
@@ -355,21 +445,39 @@ impl Drop for InFlight {
 pub struct PageBody {
     remaining: u64,
     guard: Option<InFlight>,
+    /// Bytes to send before breaking the body off (`cut=`), if it is to be.
+    cut_after: Option<u64>,
+    /// The pause before the break, so the bytes sent so far leave first.
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Body for PageBody {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = Dropped;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Dropped>>> {
         if self.remaining == 0 {
             self.guard = None;
             return Poll::Ready(None);
         }
-        let n = self.remaining.min(CHUNK as u64) as usize;
+        if self.cut_after == Some(0) {
+            let pause = self
+                .pause
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(Duration::from_millis(20))));
+            if pause.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.guard = None;
+            return Poll::Ready(Some(Err(Dropped)));
+        }
+        let limit = self.cut_after.unwrap_or(u64::MAX).min(CHUNK as u64);
+        let n = self.remaining.min(limit) as usize;
+        if let Some(left) = &mut self.cut_after {
+            *left -= n as u64;
+        }
         self.remaining -= n as u64;
         if self.remaining == 0 {
             self.guard = None;
@@ -430,6 +538,11 @@ mod tests {
                 bytes: 7,
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 close: false,
+                fail: 0,
+                fail_status: StatusCode::SERVICE_UNAVAILABLE,
+                retry_after: None,
+                drop: 0,
+                cut: 0,
             }
         );
     }
