@@ -198,9 +198,11 @@ impl Pool {
             Sender::H2(sender)
         } else {
             // hyper grows a connection's read buffer up to ~400 KB by default; bodies are counted
-            // and dropped, so a smaller ceiling costs little and bounds memory at high -c.
+            // and dropped, so a fixed, smaller buffer costs little, bounds memory at high -c, and
+            // keeps it flat: a buffer that grows with what a connection has seen made a long run's
+            // peak higher than a short one's.
             let (sender, connection) = http1::Builder::new()
-                .max_buf_size(READ_BUF_MAX)
+                .read_buf_exact_size(Some(READ_BUF_MAX))
                 .handshake(io)
                 .await
                 .map_err(handshake_failed)?;
