@@ -458,6 +458,48 @@ def load_scale():
         return json.load(f)
 
 
+def load_json(name):
+    path = os.path.join(OUT, name)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def pace_targets(pace):
+    pf, oha = pace["tools"]["pagefetch"], pace["tools"].get("oha")
+    target = pace["rate"]
+    err = abs(pf["rate"] - target) / target
+    out = [(f"pacing: --rate {target} achieved within 1%", f"{pf['rate']:.1f}/s ({err * 100:.2f}% off)", err <= 0.01)]
+    if oha:
+        out.append(
+            (
+                f"pacing: requests per 100 ms steadier than oha -q {target}",
+                f"stdev {pf['bin_stdev']:.2f} vs {oha['bin_stdev']:.2f} (expected {target // 10} a bin)",
+                pf["bin_stdev"] < oha["bin_stdev"],
+            )
+        )
+    return out
+
+
+def pace_section(pace):
+    rows = [
+        "",
+        f"## Pacing: {pace['pages']:,} requests at {pace['rate']}/s",
+        "",
+        f"Measured by `bench/pace.py` (medians of {pace['runs']} runs): each tool against its own "
+        "`pagefetch serve --log-arrivals`, which records when each request arrived. Rate: (n - 1) / "
+        "(last arrival - first); bins: requests arriving in each 100 ms (the last, cut short, left out).",
+        "",
+        "| tool | achieved rate | requests per 100 ms: stdev | min | max |",
+        "|---|---|---|---|---|",
+    ]
+    for tool, r in pace["tools"].items():
+        rows.append(f"| {tool} | {r['rate']:.1f}/s | {r['bin_stdev']:.2f} | {r['bin_min']:.0f} | {r['bin_max']:.0f} |")
+    rows += ["", "```"] + [pace["commands"][t] for t in pace["tools"]] + ["```"]
+    return rows
+
+
 def scale_targets(scale):
     out = []
     sizes = scale.get("sizes", {})
@@ -609,6 +651,9 @@ def targets(results, startup_s, cold=None):
     scale = load_scale()
     if scale:
         out += scale_targets(scale)
+    pace = load_json("pace.json")
+    if pace:
+        out += pace_targets(pace)
     if startup_s is not None:
         pf, floor = startup_s
         out.append(
@@ -662,6 +707,9 @@ def write_report(path, results, startup_s, runs, measured_at, cold=None):
     scale = load_scale()
     if scale:
         lines += scale_section(scale)
+    pace = load_json("pace.json")
+    if pace:
+        lines += pace_section(pace)
     if cold:
         lines += [
             "",

@@ -7,7 +7,8 @@
 #                                     # the reorder window, 4 shards + merge)
 #   bench/run.sh seed6 burst10k       # some of them
 #   bench/run.sh scale                # only the scale runs, then BENCHMARKS.md from saved results
-#   bench/run.sh scale10m             # the same plus 10M per format and a 10M-record merge (~20 min)
+#   bench/run.sh scale10m             # the same plus 10M per format and a 10M-record merge (~40 min)
+#   bench/run.sh pace                 # --rate 500 against oha -q 500 (bench/pace.py)
 #   BENCH_RUNS=9 bench/run.sh seed6   # more measured runs (default 5; 3 for scale)
 #
 # Loopback only: every request goes to a `pagefetch serve` this script starts on 127.0.0.1:0.
@@ -34,9 +35,14 @@ case "${1:-}" in
     python3 bench/scale.py "$1"
     exec python3 bench/bench.py --report-only
     ;;
+  pace)
+    python3 bench/pace.py
+    exec python3 bench/bench.py --report-only
+    ;;
 esac
 python3 bench/bench.py "$@"
 if [ $# -eq 0 ]; then
   python3 bench/scale.py
+  python3 bench/pace.py
   python3 bench/bench.py --report-only
 fi
