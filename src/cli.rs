@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use http::header::{HeaderName, HeaderValue};
 
+use crate::check::Check;
 use crate::client::resolve::Override;
 use crate::fetch::pace::Rate;
 use crate::order::Order;
@@ -22,6 +23,7 @@ Exit status:
   0    every page was fetched
   1    the run finished but at least one page failed (its record says why)
   2    usage or fatal error (bad flag, unreadable input, bad template, no input)
+  3    a --check failed (it outranks 1)
   130  interrupted by Ctrl-C (143 for SIGTERM)";
 
 /// Fetch many web pages concurrently; report each page's size, status and time in input order.
@@ -70,6 +72,8 @@ pub struct FetchArgs {
     pub request: RequestArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub ci: CiArgs,
     /// Carry on an earlier run of the same inputs: skip the pages FILE (its NDJSON output, even cut
     /// off mid-line) records as done, and append the new records to FILE (stdout stays empty)
     #[arg(long, value_name = "FILE", help_heading = "Scale")]
@@ -96,6 +100,8 @@ pub struct CompareArgs {
     pub request: RequestArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub ci: CiArgs,
 }
 
 /// Where the terms come from.
@@ -151,6 +157,9 @@ pub struct RequestArgs {
     #[arg(long, value_name = "N", default_value = "1",
           value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
+    /// Unmeasured runs of each loop before the measured ones (a cold first run does not count)
+    #[arg(long, value_name = "N", default_value = "0")]
+    pub warmup: u32,
     #[command(flatten)]
     pub net: NetArgs,
     #[command(flatten)]
@@ -178,6 +187,28 @@ pub struct PoliteArgs {
     /// At most N requests in flight to one host (scheme, host and port); -c still bounds the total
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub per_host: Option<u32>,
+}
+
+/// CI: checks that fail the build, a baseline to compare with, exports beside stdout.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "CI")]
+pub struct CiArgs {
+    /// Fail with exit 3 unless METRIC OP VALUE holds after the run, e.g. 'p95<=300ms',
+    /// 'joinset.wall<2s', 'speedup>=4', 'failed==0', 'wall_change<=10%' (repeatable)
+    #[arg(long = "check", value_name = "EXPR")]
+    pub checks: Vec<Check>,
+    /// Compare with the JSON output of an earlier run (--format json or --export-json)
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Exit 3 when a check against the baseline is inconclusive (its interval straddles the limit)
+    #[arg(long)]
+    pub fail_inconclusive: bool,
+    /// Also write the JSON document to FILE, whatever --format is
+    #[arg(long, value_name = "FILE")]
+    pub export_json: Option<PathBuf>,
+    /// Also write a GitHub-flavoured Markdown summary to FILE (e.g. "$GITHUB_STEP_SUMMARY")
+    #[arg(long, value_name = "FILE")]
+    pub export_markdown: Option<PathBuf>,
 }
 
 /// How connections are made: trust, HTTP versions, proxies, name overrides (curl's names).

@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
+use crate::check::Check;
 use crate::cli::Strategy;
 use crate::exit::{Outcome, Signals};
 use crate::fetch::{self, Fetcher, Settings};
@@ -20,6 +21,7 @@ use crate::source::{Select, Source};
 use crate::stats;
 use crate::template::{Jobs, Template};
 use crate::times::PageTimes;
+use crate::verdict::{self, Baseline, Verdict};
 
 /// How often buffered records are written out while a run goes on.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
@@ -33,6 +35,19 @@ pub struct Plan {
     pub progress: bool,
     pub order: Order,
     pub select: Select,
+    /// Unmeasured runs of each loop before the measured ones.
+    pub warmup: usize,
+    pub judge: Judge,
+}
+
+/// What is judged after the run.
+#[derive(Default)]
+pub struct Judge {
+    pub checks: Vec<Check>,
+    pub baseline: Option<Baseline>,
+    pub fail_inconclusive: bool,
+    /// Print each check's line on stderr.
+    pub say: bool,
 }
 
 /// The inputs: a list every run reads from the start (`compare`, `--repeat`), or a stream read
@@ -116,6 +131,8 @@ struct History {
     concurrency: usize,
     /// Wall times of the completed runs.
     walls: Vec<Duration>,
+    /// Page-time p95 of each completed run.
+    p95s: Vec<Duration>,
     /// Failed pages over every run, the interrupted one included.
     failed_pages: usize,
     /// The summary of its latest run, and whether the reporter has seen it.
@@ -124,19 +141,29 @@ struct History {
 
 impl History {
     fn record(&mut self, run: Run, repeat: usize) -> &RunSummary {
-        if run.signal.is_none() {
-            self.walls.push(run.wall);
-        }
-        self.failed_pages += run.tally.failed;
-        let repeat = (repeat > 1 && !self.walls.is_empty()).then(|| Repeat {
-            runs: self.walls.len(),
-            min: self.walls.iter().copied().min().unwrap_or_default(),
-            median: stats::median(&self.walls).unwrap_or_default(),
-            max: self.walls.iter().copied().max().unwrap_or_default(),
-            failed_pages: self.failed_pages,
-        });
         let mut page_times = run.tally.page_times;
         page_times.finish();
+        if run.signal.is_none() {
+            self.walls.push(run.wall);
+            self.p95s
+                .push(page_times.percentile(95.0).unwrap_or_default());
+        }
+        self.failed_pages += run.tally.failed;
+        let repeat = (repeat > 1 && !self.walls.is_empty()).then(|| {
+            let secs: Vec<f64> = self.walls.iter().map(Duration::as_secs_f64).collect();
+            let (mean, stddev) = stats::mean_stddev(&secs).unwrap_or_default();
+            Repeat {
+                runs: self.walls.len(),
+                min: self.walls.iter().copied().min().unwrap_or_default(),
+                median: stats::median(&self.walls).unwrap_or_default(),
+                max: self.walls.iter().copied().max().unwrap_or_default(),
+                mean: Duration::from_secs_f64(mean),
+                stddev: Duration::from_secs_f64(stddev),
+                walls: self.walls.clone(),
+                p95s: self.p95s.clone(),
+                failed_pages: self.failed_pages,
+            }
+        });
         let retries = run.tally.retries;
         let mut http = run.tally.http;
         http.sort_by_key(|v| v.name());
@@ -177,16 +204,37 @@ pub async fn run_modes(
                 _ => plan.concurrency,
             },
             walls: Vec::new(),
+            p95s: Vec::new(),
             failed_pages: 0,
             latest: None,
         })
         .collect();
     let mut interrupted = None;
     let mut input_failed = None;
-    'rounds: for round in 0..plan.repeat {
+    // Warm-up: each loop runs, nothing is kept (a cold first run does not count).
+    'warmup: for w in 0..plan.warmup {
+        for history in &loops {
+            let label = format!("{} warm-up {}/{}", history.mode.name(), w + 1, plan.warmup);
+            let run = run_once(plan, history, label, false, &reporter, &mut signals).await?;
+            if run.signal.is_some() {
+                interrupted = run.signal;
+                break 'warmup;
+            }
+        }
+    }
+    let rounds = if interrupted.is_some() {
+        0
+    } else {
+        plan.repeat
+    };
+    'rounds: for round in 0..rounds {
         let last_round = round + 1 == plan.repeat;
         for history in loops.iter_mut() {
-            let run = run_once(plan, history, round, last_round, &reporter, &mut signals).await?;
+            let label = match plan.repeat {
+                1 => history.mode.name().to_string(),
+                n => format!("{} {}/{n}", history.mode.name(), round + 1),
+            };
+            let run = run_once(plan, history, label, last_round, &reporter, &mut signals).await?;
             let signal = run.signal;
             input_failed = input_failed.or(run.input_failed.clone());
             history.record(run, plan.repeat);
@@ -210,12 +258,17 @@ pub async fn run_modes(
         }
         finals.push(summary.clone());
     }
-    reporter
-        .borrow_mut()
-        .finish(&finals, &Speedup::compute(&finals))?;
+    let speedup = Speedup::compute(&finals);
+    let judge = &plan.judge;
+    let verdict = verdict::judge(&judge.checks, &finals, &speedup, judge.baseline.as_ref());
+    reporter.borrow_mut().finish(&finals, &speedup, &verdict)?;
+    if judge.say {
+        say_checks(&verdict);
+    }
     if let Some(why) = input_failed {
         anyhow::bail!("{why} (the pages before it were fetched and reported)");
     }
+    // Exit codes, most important first: 2 (an error, above), 130/143, 3, 1, 0.
     Ok(match interrupted {
         Some(code) => {
             output::warn(format_args!(
@@ -223,16 +276,36 @@ pub async fn run_modes(
             ));
             Outcome::Interrupted(code)
         }
+        None if verdict.failed() || (judge.fail_inconclusive && verdict.inconclusive()) => {
+            Outcome::ChecksFailed
+        }
         None if loops.iter().any(|h| h.failed_pages > 0) => Outcome::PagesFailed,
         None => Outcome::AllOk,
     })
+}
+
+/// `check p95<=300ms: 212.4 ms ok`, one line a check, on stderr.
+fn say_checks(verdict: &Verdict) {
+    for c in &verdict.checks {
+        let value = match (&c.measured, &c.note) {
+            (Some(m), _) => m.to_string(),
+            (None, Some(note)) => format!("n/a ({note})"),
+            (None, None) => "n/a".into(),
+        };
+        let result = match c.pass {
+            Some(true) => "ok",
+            Some(false) => "FAILED",
+            None => "inconclusive",
+        };
+        output::warn(format_args!("check {}: {value} {result}", c.label));
+    }
 }
 
 /// One run of one loop. Pages reach the reporter only in the last round (rows show the last run).
 async fn run_once(
     plan: &Plan,
     history: &History,
-    round: usize,
+    label: String,
     last_round: bool,
     reporter: &RefCell<&mut dyn Reporter>,
     signals: &mut Signals,
@@ -240,10 +313,6 @@ async fn run_once(
     let mode = history.mode;
     // A fresh client per run: no loop inherits warm connections from the one before it.
     let fetcher = Fetcher::new(&plan.settings, history.concurrency);
-    let label = match plan.repeat {
-        1 => mode.name().to_string(),
-        n => format!("{} {}/{n}", mode.name(), round + 1),
-    };
     let mut source = plan.input.source(&plan.select);
     let bar = progress::bar(plan.progress, source.len_hint(), label);
     let mut tally = Tally::default();

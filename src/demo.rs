@@ -73,6 +73,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         progress: progress::enabled(args.output.progress, args.output.quiet),
         order: args.output.order,
         select: Default::default(),
+        warmup: 0,
+        judge: Default::default(),
     };
     let mut reporter = report::reporter(
         args.output.format,

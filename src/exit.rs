@@ -6,6 +6,8 @@ pub const SUCCESS: i32 = 0;
 pub const PAGES_FAILED: i32 = 1;
 /// Usage or fatal error: bad flag (clap uses 2 as well), unreadable input, bad template, bind failure.
 pub const USAGE: i32 = 2;
+/// A `--check` failed (or was inconclusive with `--fail-inconclusive`).
+pub const CHECKS_FAILED: i32 = 3;
 /// Stopped by SIGINT (Ctrl-C), 128 + 2.
 pub const SIGINT: i32 = 130;
 /// Stopped by SIGTERM, 128 + 15.
@@ -16,6 +18,8 @@ pub const SIGTERM: i32 = 143;
 pub enum Outcome {
     AllOk,
     PagesFailed,
+    /// A check failed; it outranks failed pages (exit 3 over 1).
+    ChecksFailed,
     /// Stopped by a signal; holds the exit code for it.
     Interrupted(i32),
 }
@@ -25,6 +29,7 @@ impl Outcome {
         match self {
             Outcome::AllOk => SUCCESS,
             Outcome::PagesFailed => PAGES_FAILED,
+            Outcome::ChecksFailed => CHECKS_FAILED,
             Outcome::Interrupted(code) => code,
         }
     }

@@ -1,6 +1,7 @@
 //! pagefetch: fetch many pages concurrently and report each page's size, status and time in input
 //! order. `main.rs` parses the command line and calls [`run`]; tests call the modules directly.
 
+pub mod check;
 pub mod cli;
 pub mod client;
 pub mod compare;
@@ -23,13 +24,14 @@ pub mod stats;
 pub mod template;
 pub mod term;
 pub mod times;
+pub mod verdict;
 
 use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use cli::{Cli, Command, Format, InputArgs, OutputArgs, RequestArgs, ServeArgs, Strategy};
+use cli::{CiArgs, Cli, Command, Format, InputArgs, OutputArgs, RequestArgs, ServeArgs, Strategy};
 use client::proxy::Proxies;
 use client::tls::Tls;
 use client::HttpVersions;
@@ -47,7 +49,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Fetch(a) => {
             let resume = a.resume.map(|path| (path, a.resume_failed));
             let modes = [a.mode];
-            fetch_or_compare(a.input, a.request, a.output, &modes, Layout::Fetch, resume).await
+            let layout = Layout::Fetch;
+            fetch_or_compare(a.input, a.request, a.output, a.ci, &modes, layout, resume).await
         }
         Command::Compare(a) => {
             let mut modes = a.modes;
@@ -59,7 +62,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     true
                 }
             });
-            fetch_or_compare(a.input, a.request, a.output, &modes, Layout::Compare, None).await
+            fetch_or_compare(
+                a.input,
+                a.request,
+                a.output,
+                a.ci,
+                &modes,
+                Layout::Compare,
+                None,
+            )
+            .await
         }
         Command::Serve(a) => serve(a).await,
         Command::Demo(a) => demo::run(a).await,
@@ -71,16 +83,28 @@ async fn fetch_or_compare(
     input: InputArgs,
     request: RequestArgs,
     output: OutputArgs,
+    ci: CiArgs,
     modes: &[Strategy],
     layout: Layout,
     resume: Option<(std::path::PathBuf, bool)>,
 ) -> anyhow::Result<Outcome> {
-    // Check the template before reading stdin, so a typo fails fast.
+    // Check the template, the checks and the baseline before reading stdin, so a typo fails fast
+    // and costs no request.
     let template = Template::parse(&input.template)?;
+    let baseline = ci
+        .baseline
+        .as_deref()
+        .map(verdict::Baseline::read)
+        .transpose()?;
+    if let Some(b) = &baseline {
+        b.check_common(modes)?;
+    }
+    verdict::check_plan(&ci.checks, modes, baseline.as_ref())?;
     let open_files = limits::raise_open_files();
     // `fetch` reads its input as it goes; `compare`, `--repeat` and `--resume` (which checks the
     // earlier records against the inputs first) read it whole.
-    let streaming = layout == Layout::Fetch && request.repeat == 1 && resume.is_none();
+    let streaming =
+        layout == Layout::Fetch && request.repeat == 1 && request.warmup == 0 && resume.is_none();
     let (plan_input, in_flight) = if streaming {
         let mut stream = input::stream::spawn(input.terms, input.file.as_deref())?;
         match stream.has_input().await {
@@ -143,9 +167,36 @@ async fn fetch_or_compare(
         progress: progress::enabled(output.progress, output.quiet),
         order: output.order,
         select,
+        warmup: request.warmup as usize,
+        judge: compare::Judge {
+            checks: ci.checks,
+            baseline,
+            fail_inconclusive: ci.fail_inconclusive,
+            say: !output.quiet,
+        },
     };
-    let mut reporter = report::reporter(format, layout, out, stderr_sink(output.quiet));
-    run_modes(&plan, modes, reporter.as_mut()).await
+    let mut reporters = vec![report::reporter(
+        format,
+        layout,
+        out,
+        stderr_sink(output.quiet),
+    )];
+    let create = |path: &std::path::Path, flag: &str| -> anyhow::Result<Box<dyn Write>> {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("{flag} {}: cannot create it", path.display()))?;
+        Ok(Box::new(output::FileSink::new(
+            file,
+            path.display().to_string(),
+        )))
+    };
+    if let Some(path) = &ci.export_json {
+        reporters.push(report::json_export(layout, create(path, "--export-json")?));
+    }
+    if let Some(path) = &ci.export_markdown {
+        reporters.push(report::markdown_export(create(path, "--export-markdown")?));
+    }
+    let mut reporter = report::Fanout(reporters);
+    run_modes(&plan, modes, &mut reporter).await
 }
 
 /// Settings from request flags as `fetch` takes them (`["--timeout", "2s"]`; none for the

@@ -23,6 +23,20 @@ pub fn median(values: &[Duration]) -> Option<Duration> {
     }
 }
 
+/// Mean and sample standard deviation (0 for fewer than two values). `None` when empty.
+pub fn mean_stddev(values: &[f64]) -> Option<(f64, f64)> {
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let var = match n {
+        1 => 0.0,
+        _ => values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64,
+    };
+    Some((mean, var.sqrt()))
+}
+
 /// How many times faster `run` was than `baseline`; `None` when `run` took no measurable time.
 pub fn speedup(baseline: Duration, run: Duration) -> Option<f64> {
     if run.is_zero() {
@@ -91,6 +105,15 @@ mod tests {
             Some(Duration::from_millis(25))
         );
         assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn mean_and_sample_stddev() {
+        let (m, s) = mean_stddev(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]).unwrap();
+        assert!((m - 5.0).abs() < 1e-12);
+        assert!((s - 2.138_089_935).abs() < 1e-6);
+        assert_eq!(mean_stddev(&[3.0]), Some((3.0, 0.0)));
+        assert_eq!(mean_stddev(&[]), None);
     }
 
     #[test]

@@ -95,6 +95,25 @@ fn every_bash_block_of_the_readme_runs() {
 }
 
 #[test]
+fn every_yaml_block_of_the_readme_parses() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let mut blocks = 0;
+    for block in readme.split("```yaml\n").skip(1) {
+        let yaml = block.split("```").next().unwrap();
+        let docs = yaml_rust2::YamlLoader::load_from_str(yaml).expect("valid YAML");
+        let job = &docs[0]["jobs"]["smoke-timing"];
+        let script = job["steps"][2]["run"].as_str().expect("a run step");
+        assert!(
+            script.contains("--export-markdown \"$GITHUB_STEP_SUMMARY\""),
+            "{script}"
+        );
+        blocks += 1;
+    }
+    assert_eq!(blocks, 1);
+}
+
+#[test]
 fn the_ci_example_fails_when_a_page_fails() {
     // The CI block, against a server that is gone: its exit code must reach the shell.
     let readme =
@@ -106,5 +125,6 @@ fn the_ci_example_fails_when_a_page_fails() {
     let broken = ci.replace("$addr", "127.0.0.1:9");
     let bin = assert_cmd::cargo::cargo_bin("pagefetch");
     let (code, _, _) = run_block(&broken, bin.parent().unwrap());
-    assert_eq!(code, Some(1), "the job must fail:\n{broken}");
+    // Every page refused: `failed==0` fails (3, which outranks the failed pages' 1).
+    assert_eq!(code, Some(3), "the job must fail:\n{broken}");
 }

@@ -3,8 +3,8 @@
 
 use std::io::{self, Write};
 
-use super::table::{write_speedup, write_summary};
-use super::{PageRecord, Reporter, RunSummary, Speedup};
+use super::summary::{write_baseline, write_speedup, write_summary};
+use super::{PageRecord, Reporter, RunSummary, Speedup, Verdict};
 use crate::cli::Strategy;
 use crate::page::PageResult;
 
@@ -37,10 +37,18 @@ impl Reporter for Csv<'_> {
         }
     }
 
-    fn finish(&mut self, runs: &[RunSummary], speedup: &Speedup) -> io::Result<()> {
+    fn finish(
+        &mut self,
+        runs: &[RunSummary],
+        speedup: &Speedup,
+        verdict: &Verdict,
+    ) -> io::Result<()> {
         self.out.flush()?;
         match self.err.as_mut() {
-            Some(err) => write_speedup(err, runs, speedup),
+            Some(err) => {
+                write_speedup(err, runs, speedup)?;
+                write_baseline(err, verdict)
+            }
             None => Ok(()),
         }
     }
@@ -78,7 +86,8 @@ mod tests {
             }
             let s = [summary(Strategy::Joinset, &ps, 300)];
             c.run_done(&s[0]).unwrap();
-            c.finish(&s, &Speedup::compute(&s)).unwrap();
+            c.finish(&s, &Speedup::compute(&s), &Verdict::default())
+                .unwrap();
         }
         let text = String::from_utf8(out).unwrap();
         let mut lines = text.lines();

@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    speedup_map, speedup_unavailable, Layout, PageRecord, Reporter, RunSummary, Speedup,
-    SummaryRecord, SCHEMA,
+    speedup_map, speedup_stddev, speedup_unavailable, verdict_json, Layout, PageRecord, Reporter,
+    RunSummary, Speedup, SummaryRecord, Verdict, SCHEMA,
 };
 use crate::cli::Strategy;
 use crate::page::PageResult;
@@ -123,17 +123,52 @@ impl Reporter for Json<'_> {
         Ok(())
     }
 
-    fn finish(&mut self, _: &[RunSummary], speedup: &Speedup) -> io::Result<()> {
+    fn finish(&mut self, _: &[RunSummary], speedup: &Speedup, verdict: &Verdict) -> io::Result<()> {
         self.start_document()?;
+        let (checks, baseline) = verdict_json(verdict);
+        let mut extra: Vec<(&str, Value)> = Vec::new();
+        if let Some(c) = checks {
+            extra.push(("checks", c));
+        }
+        if let Some(b) = baseline {
+            extra.push(("baseline_comparison", b));
+        }
         match self.layout {
-            Layout::Fetch => writeln!(self.out, "}}")?,
+            Layout::Fetch => {
+                // The run object's last field ended without a comma; the checks follow it.
+                if self.runs > 0 && !extra.is_empty() {
+                    self.out.write_all(b",\n")?;
+                }
+                let n = extra.len();
+                for (i, (key, value)) in extra.iter().enumerate() {
+                    write_field(&mut self.out, 2, key, value, i + 1 == n)?;
+                }
+                writeln!(self.out, "}}")?
+            }
             Layout::Compare => {
                 writeln!(self.out, "\n  ],")?;
                 let baseline = speedup.baseline.map(Strategy::name);
                 write_field(&mut self.out, 2, "baseline", &baseline, false)?;
                 write_field(&mut self.out, 2, "speedup", &speedup_map(speedup), false)?;
+                write_field(
+                    &mut self.out,
+                    2,
+                    "speedup_stddev",
+                    &speedup_stddev(speedup),
+                    false,
+                )?;
                 let why = speedup_unavailable(speedup);
-                write_field(&mut self.out, 2, "speedup_unavailable", &why, true)?;
+                write_field(
+                    &mut self.out,
+                    2,
+                    "speedup_unavailable",
+                    &why,
+                    extra.is_empty(),
+                )?;
+                let n = extra.len();
+                for (i, (key, value)) in extra.iter().enumerate() {
+                    write_field(&mut self.out, 2, key, value, i + 1 == n)?;
+                }
                 writeln!(self.out, "}}")?;
             }
         }
@@ -175,7 +210,8 @@ mod tests {
                 sums.push(summary(*mode, ps, *wall));
                 j.run_done(sums.last().unwrap()).unwrap();
             }
-            j.finish(&sums, &Speedup::compute(&sums)).unwrap();
+            j.finish(&sums, &Speedup::compute(&sums), &Verdict::default())
+                .unwrap();
         }
         let text = String::from_utf8(out).unwrap();
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"))
@@ -230,7 +266,8 @@ mod tests {
         let mut out = Vec::new();
         {
             let mut j = Json::new(Layout::Compare, Box::new(&mut out));
-            j.finish(&[], &Speedup::default()).unwrap();
+            j.finish(&[], &Speedup::default(), &Verdict::default())
+                .unwrap();
         }
         let v: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["runs"], serde_json::json!([]));

@@ -5,8 +5,10 @@
 
 mod csv;
 mod json;
+mod markdown;
 mod ndjson;
 mod record;
+mod summary;
 mod table;
 
 pub use record::{PageMs, PageRecord, RepeatRecord, SummaryRecord};
@@ -18,6 +20,7 @@ use crate::cli::{Format, Strategy};
 use crate::page::{HttpVersion, PageResult};
 use crate::stats;
 use crate::times::PageTimes;
+pub use crate::verdict::Verdict;
 
 /// Version of the JSON / NDJSON / CSV layout; bumped when a field changes meaning or goes away.
 pub const SCHEMA: u32 = 1;
@@ -30,6 +33,13 @@ pub struct Repeat {
     pub min: Duration,
     pub median: Duration,
     pub max: Duration,
+    /// Mean and sample standard deviation of the completed rounds' walls.
+    pub mean: Duration,
+    pub stddev: Duration,
+    /// Each completed round's wall, in order.
+    pub walls: Vec<Duration>,
+    /// Each completed round's page-time p95 (for comparing with a baseline).
+    pub p95s: Vec<Duration>,
     /// Failed pages over every round, the interrupted one included (rows show only the last).
     pub failed_pages: usize,
 }
@@ -105,6 +115,9 @@ pub struct Speedup {
     pub baseline: Option<Strategy>,
     /// `(mode, factor)`, in run order; `Err` says why there is no factor.
     pub factors: Vec<(Strategy, Result<f64, String>)>,
+    /// For each factor, the sample standard deviation of the per-round speedups, when both loops
+    /// were repeated.
+    pub spread: Vec<Option<f64>>,
 }
 
 impl Speedup {
@@ -124,9 +137,24 @@ impl Speedup {
                 (r.mode, factor)
             })
             .collect();
+        let spread = runs[1..]
+            .iter()
+            .map(|r| {
+                let (a, b) = (base.repeat.as_ref()?, r.repeat.as_ref()?);
+                let ratios: Vec<f64> = a
+                    .walls
+                    .iter()
+                    .zip(&b.walls)
+                    .filter(|(_, w)| !w.is_zero())
+                    .map(|(x, w)| x.as_secs_f64() / w.as_secs_f64())
+                    .collect();
+                (ratios.len() > 1).then(|| stats::mean_stddev(&ratios).unwrap_or_default().1)
+            })
+            .collect();
         Speedup {
             baseline: Some(base.mode),
             factors,
+            spread,
         }
     }
 }
@@ -135,7 +163,13 @@ impl Speedup {
 pub trait Reporter {
     fn page(&mut self, mode: Strategy, page: PageResult) -> io::Result<()>;
     fn run_done(&mut self, summary: &RunSummary) -> io::Result<()>;
-    fn finish(&mut self, runs: &[RunSummary], speedup: &Speedup) -> io::Result<()>;
+    /// The end: every loop's summary, the speedup, and what was judged (checks, a baseline).
+    fn finish(
+        &mut self,
+        runs: &[RunSummary],
+        speedup: &Speedup,
+        verdict: &Verdict,
+    ) -> io::Result<()>;
     /// Writes out what is buffered. Called about every 100 ms while a run goes on, so a record
     /// that can be written is never held back behind a slow page.
     fn flush(&mut self) -> io::Result<()>;
@@ -169,6 +203,112 @@ pub fn reporter<'a>(
     }
 }
 
+/// Several reporters fed the same run: stdout's, and the `--export-*` files' (hyperfine's
+/// `ExportManager` has the same shape).
+pub struct Fanout<'a>(pub Vec<Box<dyn Reporter + 'a>>);
+
+impl Reporter for Fanout<'_> {
+    fn page(&mut self, mode: Strategy, page: PageResult) -> io::Result<()> {
+        let Some((last, rest)) = self.0.split_last_mut() else {
+            return Ok(());
+        };
+        for r in rest {
+            r.page(mode, page.clone())?;
+        }
+        last.page(mode, page)
+    }
+
+    fn run_done(&mut self, summary: &RunSummary) -> io::Result<()> {
+        self.0.iter_mut().try_for_each(|r| r.run_done(summary))
+    }
+
+    fn finish(
+        &mut self,
+        runs: &[RunSummary],
+        speedup: &Speedup,
+        verdict: &Verdict,
+    ) -> io::Result<()> {
+        self.0
+            .iter_mut()
+            .try_for_each(|r| r.finish(runs, speedup, verdict))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.iter_mut().try_for_each(|r| r.flush())
+    }
+}
+
+/// `--export-json FILE`: the same document as `--format json`, written to FILE as the run goes.
+pub fn json_export<'a>(layout: Layout, out: Box<dyn Write + 'a>) -> Box<dyn Reporter + 'a> {
+    Box::new(json::Json::new(layout, out))
+}
+
+/// `--export-markdown FILE`: a GitHub-flavoured table of the loops and the checks, at the end.
+pub fn markdown_export<'a>(out: Box<dyn Write + 'a>) -> Box<dyn Reporter + 'a> {
+    Box::new(markdown::Markdown::new(out))
+}
+
+/// The checks and the baseline comparison as serialized (JSON top-level `checks` and
+/// `baseline`, NDJSON's last line).
+pub fn verdict_json(verdict: &Verdict) -> (Option<serde_json::Value>, Option<serde_json::Value>) {
+    use crate::check::Unit;
+    let checks = (!verdict.checks.is_empty()).then(|| {
+        serde_json::Value::Array(
+            verdict
+                .checks
+                .iter()
+                .map(|c| {
+                    let (value, unit, uncertainty) = match c.measured {
+                        Some(m) => {
+                            let (v, unit) = match m.unit {
+                                Unit::Time => (stats::round_ms(m.value * 1000.0), "ms"),
+                                Unit::Count => (m.value, "pages"),
+                                Unit::Percent => ((m.value * 1e3).round() / 1e3, "%"),
+                                Unit::Ratio => ((m.value * 1e3).round() / 1e3, "x"),
+                            };
+                            let u = m.uncertainty.map(|u| (u * 1e3).round() / 1e3);
+                            (Some(v), Some(unit), u)
+                        }
+                        None => (None, None, None),
+                    };
+                    serde_json::json!({
+                        "expr": c.expr,
+                        "label": c.label,
+                        "value": value,
+                        "unit": unit,
+                        "uncertainty": uncertainty,
+                        "pass": c.pass,
+                        "note": c.note,
+                    })
+                })
+                .collect(),
+        )
+    });
+    let change = |c: &crate::verdict::Change| {
+        let r3 = |v: f64| (v * 1e3).round() / 1e3;
+        serde_json::json!({
+            "now_ms": stats::round_ms(c.now * 1e3),
+            "before_ms": stats::round_ms(c.before * 1e3),
+            "change_pct": r3(c.change_pct),
+            "uncertainty_pct": c.uncertainty_pct.map(r3),
+        })
+    };
+    let baseline = verdict.baseline.as_ref().map(|(file, loops)| {
+        let loops: Vec<serde_json::Value> = loops
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "mode": c.mode,
+                    "wall": change(&c.wall),
+                    "p95": c.p95.as_ref().map(change),
+                })
+            })
+            .collect();
+        serde_json::json!({ "file": file, "loops": loops })
+    });
+    (checks, baseline)
+}
+
 /// Pages kept by the reporters that write at the end (table, JSON), grouped by loop in run order.
 #[derive(Default)]
 pub struct Kept(Vec<(Strategy, Vec<PageResult>)>);
@@ -196,6 +336,18 @@ pub fn speedup_map(s: &Speedup) -> serde_json::Map<String, serde_json::Value> {
         .map(|(m, f)| {
             let f = f.as_ref().ok().map(|f| (f * 1e3).round() / 1e3);
             (m.name().to_string(), serde_json::json!(f))
+        })
+        .collect()
+}
+
+/// `{"joinset": 0.06}`: the spread of each speedup over repeated rounds (null when not repeated).
+pub fn speedup_stddev(s: &Speedup) -> serde_json::Map<String, serde_json::Value> {
+    s.factors
+        .iter()
+        .zip(&s.spread)
+        .map(|((m, _), sd)| {
+            let sd = sd.map(|v| (v * 1e3).round() / 1e3);
+            (m.name().to_string(), serde_json::json!(sd))
         })
         .collect()
 }
@@ -245,6 +397,10 @@ mod tests {
             min: Duration::from_millis(90),
             median: Duration::from_millis(100),
             max: Duration::from_millis(110),
+            mean: Duration::from_millis(100),
+            stddev: Duration::from_millis(10),
+            walls: vec![Duration::from_millis(100); 3],
+            p95s: vec![Duration::from_millis(5); 3],
             failed_pages: 2,
         });
         for (run, why) in [

@@ -7,8 +7,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{
-    speedup_map, speedup_unavailable, Layout, PageRecord, Reporter, RunSummary, Speedup,
-    SummaryRecord, SCHEMA,
+    speedup_map, speedup_stddev, speedup_unavailable, verdict_json, Layout, PageRecord, Reporter,
+    RunSummary, Speedup, SummaryRecord, Verdict, SCHEMA,
 };
 use crate::cli::Strategy;
 use crate::page::PageResult;
@@ -56,7 +56,7 @@ impl Reporter for Ndjson<'_> {
         self.out.flush()
     }
 
-    fn finish(&mut self, _: &[RunSummary], speedup: &Speedup) -> io::Result<()> {
+    fn finish(&mut self, _: &[RunSummary], speedup: &Speedup, verdict: &Verdict) -> io::Result<()> {
         if self.layout == Layout::Compare {
             self.line(&json!({
                 "type": "compare",
@@ -64,7 +64,16 @@ impl Reporter for Ndjson<'_> {
                 "version": env!("CARGO_PKG_VERSION"),
                 "baseline": speedup.baseline.map(Strategy::name),
                 "speedup": speedup_map(speedup),
+                "speedup_stddev": speedup_stddev(speedup),
                 "speedup_unavailable": speedup_unavailable(speedup),
+            }))?;
+        }
+        let (checks, baseline) = verdict_json(verdict);
+        if checks.is_some() || baseline.is_some() {
+            self.line(&json!({
+                "type": "checks",
+                "checks": checks.unwrap_or_else(|| json!([])),
+                "baseline": baseline,
             }))?;
         }
         self.out.flush()
@@ -95,7 +104,8 @@ mod tests {
                 sums.push(summary(mode, &ps, wall));
                 n.run_done(sums.last().unwrap()).unwrap();
             }
-            n.finish(&sums, &Speedup::compute(&sums)).unwrap();
+            n.finish(&sums, &Speedup::compute(&sums), &Verdict::default())
+                .unwrap();
         }
         let lines: Vec<Value> = String::from_utf8(out)
             .unwrap()

@@ -87,6 +87,8 @@ impl<'a> PageRecord<'a> {
 pub struct PageMs {
     pub p50: Option<f64>,
     pub p90: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
     pub max: Option<f64>,
 }
 
@@ -97,6 +99,15 @@ pub struct RepeatRecord {
     pub min_ms: f64,
     pub median_ms: f64,
     pub max_ms: f64,
+    /// Mean and sample standard deviation of the completed runs' walls.
+    pub mean_ms: f64,
+    pub stddev_ms: f64,
+    /// Each completed run's wall.
+    pub walls_ms: Vec<f64>,
+    /// Mean and sample standard deviation of the completed runs' page-time p95 (what
+    /// `--baseline` compares).
+    pub p95_mean_ms: f64,
+    pub p95_stddev_ms: f64,
     pub failed_pages: usize,
 }
 
@@ -144,14 +155,25 @@ impl SummaryRecord {
             page_ms: PageMs {
                 p50: pct(50.0),
                 p90: pct(90.0),
+                p95: pct(95.0),
+                p99: pct(99.0),
                 max: pct(100.0),
             },
-            repeat: s.repeat.as_ref().map(|r| RepeatRecord {
-                runs: r.runs,
-                min_ms: ms(r.min),
-                median_ms: ms(r.median),
-                max_ms: ms(r.max),
-                failed_pages: r.failed_pages,
+            repeat: s.repeat.as_ref().map(|r| {
+                let p95s: Vec<f64> = r.p95s.iter().map(|d| ms(*d)).collect();
+                let (p95_mean, p95_sd) = crate::stats::mean_stddev(&p95s).unwrap_or_default();
+                RepeatRecord {
+                    runs: r.runs,
+                    min_ms: ms(r.min),
+                    median_ms: ms(r.median),
+                    max_ms: ms(r.max),
+                    mean_ms: ms(r.mean),
+                    stddev_ms: ms(r.stddev),
+                    walls_ms: r.walls.iter().map(|d| ms(*d)).collect(),
+                    p95_mean_ms: crate::stats::round_ms(p95_mean),
+                    p95_stddev_ms: crate::stats::round_ms(p95_sd),
+                    failed_pages: r.failed_pages,
+                }
             }),
             interrupted: s.interrupted,
             connections: s.connections,

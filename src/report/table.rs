@@ -7,7 +7,8 @@
 
 use std::io::{self, Write};
 
-use super::{plural, Kept, Layout, Reporter, RunSummary, Speedup};
+use super::summary::{write_baseline, write_speedup, write_summary};
+use super::{Kept, Layout, Reporter, RunSummary, Speedup, Verdict};
 use crate::cli::Strategy;
 use crate::page::PageResult;
 use crate::stats::human;
@@ -173,7 +174,12 @@ impl Reporter for Table<'_> {
         Ok(())
     }
 
-    fn finish(&mut self, runs: &[RunSummary], speedup: &Speedup) -> io::Result<()> {
+    fn finish(
+        &mut self,
+        runs: &[RunSummary],
+        speedup: &Speedup,
+        verdict: &Verdict,
+    ) -> io::Result<()> {
         match self.layout {
             Layout::Fetch => {
                 writeln!(self.out)?;
@@ -186,6 +192,7 @@ impl Reporter for Table<'_> {
                 self.write_compare(runs, speedup)?
             }
         }
+        write_baseline(&mut self.out, verdict)?;
         self.out.flush()
     }
 
@@ -197,109 +204,6 @@ impl Reporter for Table<'_> {
 /// User text for a table cell: escaped, then cut in the middle to `width` columns.
 fn cell(text: &str, width: usize) -> String {
     term::cut_middle(&term::escape(text), width).into_owned()
-}
-
-/// The human summary of one run (also printed on stderr by the data formats).
-pub fn write_summary(w: &mut dyn Write, s: &RunSummary) -> io::Result<()> {
-    write!(
-        w,
-        "{}: concurrency {}, {}, {} ok, {} failed, {} bytes, wall {}, {}",
-        s.mode.name(),
-        s.concurrency,
-        plural(s.pages, "page"),
-        s.ok,
-        s.failed,
-        thousands(s.bytes),
-        human(s.wall),
-        plural(s.connections, "connection"),
-    )?;
-    if !s.http.is_empty() {
-        let versions: Vec<String> = s
-            .http
-            .iter()
-            .map(|v| format!("HTTP/{}", v.name()))
-            .collect();
-        write!(w, ", {}", versions.join(" + "))?;
-    }
-    if s.interrupted {
-        write!(w, " (interrupted)")?;
-    }
-    writeln!(w)?;
-    match (s.page_time(50.0), s.page_time(90.0), s.page_time(100.0)) {
-        (Some(p50), Some(p90), Some(max)) => writeln!(
-            w,
-            "  page time p50 {}, p90 {}, max {} ({} answered)",
-            human(p50),
-            human(p90),
-            human(max),
-            plural(s.page_times.count() as usize, "page")
-        )?,
-        _ => writeln!(w, "  page time: no page answered")?,
-    }
-    if let Some(r) = &s.repeat {
-        write!(
-            w,
-            "  {}: wall min {}, median {}, max {}",
-            plural(r.runs, "complete run"),
-            human(r.min),
-            human(r.median),
-            human(r.max)
-        )?;
-        if r.failed_pages > 0 {
-            write!(
-                w,
-                "; {} over all runs",
-                plural(r.failed_pages, "failed page")
-            )?;
-        }
-        writeln!(w)?;
-    }
-    Ok(())
-}
-
-/// One line per loop: how much faster than the baseline, or why that cannot be said.
-pub fn write_speedup(w: &mut dyn Write, runs: &[RunSummary], s: &Speedup) -> io::Result<()> {
-    let Some(base) = s.baseline else {
-        return Ok(());
-    };
-    let wall_of = |mode: Strategy| {
-        runs.iter()
-            .find(|r| r.mode == mode)
-            .map(RunSummary::typical_wall)
-            .unwrap_or_default()
-    };
-    for (mode, factor) in &s.factors {
-        match factor {
-            Ok(f) => writeln!(
-                w,
-                "speedup: {} {f:.2}x over {} ({} vs {})",
-                mode.name(),
-                base.name(),
-                human(wall_of(*mode)),
-                human(wall_of(base))
-            )?,
-            Err(why) => writeln!(
-                w,
-                "speedup: {} n/a over {} ({why}; a speedup needs complete runs with every page ok)",
-                mode.name(),
-                base.name()
-            )?,
-        }
-    }
-    Ok(())
-}
-
-/// `1234567` -> `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -320,7 +224,8 @@ mod tests {
                     t.page(*mode, p.clone()).unwrap();
                 }
             }
-            t.finish(summaries, &Speedup::compute(summaries)).unwrap();
+            t.finish(summaries, &Speedup::compute(summaries), &Verdict::default())
+                .unwrap();
         }
         (
             String::from_utf8(out).unwrap(),
@@ -350,7 +255,7 @@ mod tests {
             out.contains(
                 "joinset: concurrency 64, 3 pages, 2 ok, 1 failed, 12,445 bytes, wall 400.0 ms"
             ) && out
-                .contains("page time p50 150.0 ms, p90 301.5 ms, max 301.5 ms (2 pages answered)"),
+                .contains("page time p50 150.0 ms, p90 301.5 ms, p95 301.5 ms, p99 301.5 ms, max 301.5 ms (2 pages answered)"),
             "{out}"
         );
     }
@@ -387,8 +292,6 @@ mod tests {
 
     #[test]
     fn helpers() {
-        assert_eq!(thousands(1234567), "1,234,567");
-        assert_eq!(thousands(12), "12");
         assert_eq!(
             term::width(&cell(&"x".repeat(50), INPUT_WIDTH)),
             INPUT_WIDTH
@@ -427,7 +330,8 @@ mod tests {
             for p in &ps {
                 t.page(Strategy::Joinset, p.clone()).unwrap();
             }
-            t.finish(&s, &Speedup::compute(&s)).unwrap();
+            t.finish(&s, &Speedup::compute(&s), &Verdict::default())
+                .unwrap();
         }
         let out = String::from_utf8(out).unwrap();
         let rows: Vec<&str> = out.lines().take(4).collect();
