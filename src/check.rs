@@ -13,7 +13,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::cli::Strategy;
+use crate::page::Strategy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {

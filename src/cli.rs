@@ -13,18 +13,65 @@ use crate::check::Check;
 use crate::client::resolve::Override;
 use crate::fetch::pace::Rate;
 use crate::order::Order;
+use crate::page::Strategy;
+use crate::progress::ProgressWhen;
 use crate::source::Shard;
+use crate::term::ColorWhen;
 
 /// Default URL template: a web search with the percent-encoded term in place of `{}`.
 pub const DEFAULT_TEMPLATE: &str = "https://www.google.com/search?q={}";
 
-const EXIT_CODES: &str = "\
+/// The exit codes, as a literal so the help texts below can `concat!` it.
+macro_rules! exit_codes {
+    () => {
+        "\
 Exit status:
   0    every page was fetched
   1    the run finished but at least one page failed (its record says why)
   2    usage or fatal error (bad flag, unreadable input, bad template, no input)
   3    a --check failed (it outranks 1)
-  130  interrupted by Ctrl-C (143 for SIGTERM)";
+  130  interrupted by Ctrl-C (143 for SIGTERM)"
+    };
+}
+
+const EXIT_CODES: &str = exit_codes!();
+
+const FETCH_HELP: &str = concat!(
+    "\
+Examples:
+  pagefetch fetch apple \"pear pie\" grape
+  pagefetch fetch -t 'https://en.wikipedia.org/wiki/{}' -f terms.txt
+  cat urls.txt | pagefetch fetch -c 16 --retry 2 --format ndjson | jq -r .status
+  pagefetch fetch --shard 2/8 -f urls.txt --resume out/shard-2.ndjson
+  pagefetch fetch --waterfall https://example.com/ https://example.org/
+
+",
+    exit_codes!()
+);
+
+const COMPARE_HELP: &str = concat!(
+    "\
+Examples:
+  pagefetch compare -f urls.txt
+  pagefetch compare --modes sequential,joinset,join-all --waterfall apple pear
+  pagefetch compare --warmup 1 --repeat 5 --check 'speedup>=2' -f urls.txt
+  pagefetch compare --repeat 5 --baseline old.json -f urls.txt
+
+",
+    exit_codes!()
+);
+
+const MERGE_HELP: &str = "\
+Examples:
+  pagefetch merge out/shard-*.ndjson > all.ndjson
+  pagefetch merge --allow-gaps part0.ndjson part1.ndjson | tail -1
+  pagefetch merge resumed.ndjson | grep -c '\"type\":\"page\"'";
+
+const DEMO_HELP: &str = "\
+Examples:
+  pagefetch demo
+  pagefetch demo --tls
+  pagefetch demo --latency 50ms --jitter 0ms --format json | jq .speedup";
 
 /// Fetch many web pages concurrently; report each page's size, status and time in input order.
 #[derive(Debug, Parser)]
@@ -47,10 +94,21 @@ pub enum Command {
     /// Merge NDJSON outputs (shards, resumed runs) into one stream in input order, one record per
     /// page, with a summary recomputed from them
     Merge(MergeArgs),
+    /// Print a shell completion script (e.g. source <(pagefetch completions bash))
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff; e.g. pagefetch man | man -l -)
+    Man,
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = EXIT_CODES)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = MERGE_HELP)]
 pub struct MergeArgs {
     /// NDJSON outputs of `pagefetch fetch --format ndjson` (in input order; later files win ties)
     #[arg(value_name = "FILE", required = true)]
@@ -61,7 +119,7 @@ pub struct MergeArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = EXIT_CODES)]
+#[command(after_help = FETCH_HELP)]
 pub struct FetchArgs {
     #[command(flatten)]
     pub input: InputArgs,
@@ -84,7 +142,7 @@ pub struct FetchArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = EXIT_CODES)]
+#[command(after_help = COMPARE_HELP)]
 pub struct CompareArgs {
     #[command(flatten)]
     pub input: InputArgs,
@@ -209,6 +267,9 @@ pub struct CiArgs {
     /// Also write a GitHub-flavoured Markdown summary to FILE (e.g. "$GITHUB_STEP_SUMMARY")
     #[arg(long, value_name = "FILE")]
     pub export_markdown: Option<PathBuf>,
+    /// Also write a self-contained HTML report to FILE: waterfalls, summaries, a histogram
+    #[arg(long, value_name = "FILE")]
+    pub export_html: Option<PathBuf>,
 }
 
 /// How connections are made: trust, HTTP versions, proxies, name overrides (curl's names).
@@ -254,9 +315,21 @@ pub struct OutputArgs {
     /// Order of the records: as in the input, or as each page finishes (no waiting)
     #[arg(long, value_name = "ORDER", default_value = "input")]
     pub order: Order,
+    /// After the report, draw when each page ran, one chart per loop (on stderr for data formats)
+    #[arg(long)]
+    pub waterfall: bool,
+    /// Colour in the table: auto (stdout a terminal, NO_COLOR unset), always, never; JSON, NDJSON
+    /// and CSV are never coloured
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorWhen,
 }
 
 const SERVE_ROUTES: &str = "\
+Examples:
+  pagefetch serve --addr 127.0.0.1:0 --latency 50ms
+  pagefetch serve --tls --ca-out ca.pem --addr 127.0.0.1:8443
+  pagefetch serve --latency 300ms --jitter 100ms
+
 Routes:
   GET /search?q=TERM  a page of 10,000-59,999 bytes (a pure function of TERM), after --latency
                       plus up to --jitter (derived from TERM)
@@ -300,6 +373,7 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = DEMO_HELP)]
 pub struct DemoArgs {
     /// Serve and fetch over HTTPS (HTTP/2 by ALPN), trusting the server's own fresh CA
     #[arg(long)]
@@ -315,28 +389,9 @@ pub struct DemoArgs {
     /// Use HTTP/1.1 only (with --tls: no HTTP/2)
     #[arg(long = "http1.1")]
     pub http1_1: bool,
-}
-
-/// A loop that schedules the requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Strategy {
-    /// One request at a time over one reused connection
-    Sequential,
-    /// tokio JoinSet: one task per page, at most N in flight, refilled as they finish
-    Joinset,
-    /// futures join_all: N request loops polled together on one task
-    JoinAll,
-}
-
-impl Strategy {
-    /// The name used on the command line and in every output format.
-    pub fn name(self) -> &'static str {
-        match self {
-            Strategy::Sequential => "sequential",
-            Strategy::Joinset => "joinset",
-            Strategy::JoinAll => "join-all",
-        }
-    }
+    /// Leave out the charts of when each page ran
+    #[arg(long)]
+    pub no_waterfall: bool,
 }
 
 /// Output format on stdout.
@@ -350,17 +405,6 @@ pub enum Format {
     Ndjson,
     /// RFC 4180 CSV with a header row (the summary goes to stderr)
     Csv,
-}
-
-/// When to draw the progress bar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ProgressWhen {
-    /// Only when stderr is a terminal
-    Auto,
-    /// Always (on stderr)
-    Always,
-    /// Never
-    Never,
 }
 
 /// clap's error text (`error: ...`, tips, usage, "For more information...") as one line and a hint:

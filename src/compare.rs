@@ -4,19 +4,19 @@
 //! a round still gets its summary.
 
 use std::cell::RefCell;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::check::Check;
-use crate::cli::Strategy;
 use crate::exit::{Outcome, Signals};
 use crate::fetch::{self, Fetcher, Settings};
 use crate::input::stream::Stream;
 use crate::order::InOrder;
 use crate::order::Order;
 use crate::output;
-use crate::page::{HttpVersion, PageResult};
+use crate::page::{HttpVersion, PageResult, Strategy};
 use crate::progress;
-use crate::report::{Repeat, Reporter, RunSummary, Speedup};
+use crate::report::Reporter;
+use crate::run::{Repeat, RunSummary, Speedup};
 use crate::source::{Select, Source};
 use crate::stats;
 use crate::template::{Jobs, Template};
@@ -313,8 +313,9 @@ async fn run_once(
     let mode = history.mode;
     // A fresh client per run: no loop inherits warm connections from the one before it.
     let fetcher = Fetcher::new(&plan.settings, history.concurrency);
-    let mut source = plan.input.source(&plan.select);
+    let source = plan.input.source(&plan.select);
     let bar = progress::bar(plan.progress, source.len_hint(), label);
+    let mut source = source.with_progress(bar.clone());
     let mut tally = Tally::default();
     let mut sink = |page: PageResult| {
         tally.add(&page);
@@ -324,7 +325,7 @@ async fn run_once(
             false => Ok(()),
         }
     };
-    let start = Instant::now();
+    let start = fetcher.epoch();
     let mut order = InOrder::new(&mut sink, bar.clone()).with_order(plan.order);
     let signal = {
         let slots = fetcher.slots(history.concurrency);

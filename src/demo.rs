@@ -5,12 +5,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::cli::{DemoArgs, Strategy};
+use crate::cli::DemoArgs;
 use crate::client::tls::Tls;
 use crate::client::HttpVersions;
 use crate::compare::{run_modes, Input, Plan};
 use crate::exit::Outcome;
 use crate::input::terms_from_args;
+use crate::page::Strategy;
 use crate::report::{self, Layout};
 use crate::server::tls::Authority;
 use crate::server::{Server, ServerConfig};
@@ -76,16 +77,23 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         warmup: 0,
         judge: Default::default(),
     };
-    let mut reporter = report::reporter(
+    let reporter = report::reporter(
         args.output.format,
         Layout::Compare,
         stdout_sink(),
         stderr_sink(args.output.quiet),
+        crate::color(args.output.color),
     );
+    // The staircase beside the side-by-side bars is the lesson in one glance.
+    let chart = crate::waterfall_chart(args.output.format, args.output.color);
+    let mut reporter = report::Fanout(match args.no_waterfall {
+        true => vec![reporter],
+        false => vec![reporter, chart],
+    });
     let outcome = run_modes(
         &plan,
         &[Strategy::Sequential, Strategy::Joinset],
-        reporter.as_mut(),
+        &mut reporter,
     )
     .await;
     drop(server);

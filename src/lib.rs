@@ -18,6 +18,7 @@ pub mod page;
 pub mod progress;
 pub mod report;
 pub mod resume;
+pub mod run;
 pub mod server;
 pub mod source;
 pub mod stats;
@@ -31,13 +32,14 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use cli::{CiArgs, Cli, Command, Format, InputArgs, OutputArgs, RequestArgs, ServeArgs, Strategy};
+use cli::{CiArgs, Cli, Command, Format, InputArgs, OutputArgs, RequestArgs, ServeArgs};
 use client::proxy::Proxies;
 use client::tls::Tls;
 use client::HttpVersions;
 use compare::{run_modes, Plan};
 use exit::{Outcome, Signals};
 use fetch::Settings;
+use page::Strategy;
 use report::Layout;
 use server::{Server, ServerConfig};
 use source::Select;
@@ -76,6 +78,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Serve(a) => serve(a).await,
         Command::Demo(a) => demo::run(a).await,
         Command::Merge(a) => merge::run(&a.files, a.allow_gaps).map(|()| Outcome::AllOk),
+        Command::Completions(a) => {
+            let mut out = output::Stdout::new();
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(a.shell, &mut command, "pagefetch", &mut out);
+            out.flush()?;
+            Ok(Outcome::AllOk)
+        }
+        Command::Man => {
+            let mut out = output::Stdout::new();
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command).render(&mut out)?;
+            out.flush()?;
+            Ok(Outcome::AllOk)
+        }
     }
 }
 
@@ -180,7 +196,11 @@ async fn fetch_or_compare(
         layout,
         out,
         stderr_sink(output.quiet),
+        color(output.color),
     )];
+    if output.waterfall {
+        reporters.push(waterfall_chart(format, output.color));
+    }
     let create = |path: &std::path::Path, flag: &str| -> anyhow::Result<Box<dyn Write>> {
         let file = std::fs::File::create(path)
             .with_context(|| format!("{flag} {}: cannot create it", path.display()))?;
@@ -194,6 +214,9 @@ async fn fetch_or_compare(
     }
     if let Some(path) = &ci.export_markdown {
         reporters.push(report::markdown_export(create(path, "--export-markdown")?));
+    }
+    if let Some(path) = &ci.export_html {
+        reporters.push(report::html_export(create(path, "--export-html")?));
     }
     let mut reporter = report::Fanout(reporters);
     run_modes(&plan, modes, &mut reporter).await
@@ -332,6 +355,36 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     }
     drop(server);
     Ok(outcome)
+}
+
+/// Whether the table is coloured (`--color`, `NO_COLOR`, `CLICOLOR_FORCE`, a terminal on stdout).
+pub fn color(when: term::ColorWhen) -> bool {
+    use std::io::IsTerminal;
+    term::use_color(
+        when,
+        |v| std::env::var(v).ok(),
+        std::io::stdout().is_terminal(),
+    )
+}
+
+/// `--waterfall`: after the table on stdout, or on stderr when stdout carries data; coloured by
+/// `--color` as that stream's terminal allows.
+pub fn waterfall_chart<'a>(
+    format: Format,
+    when: term::ColorWhen,
+) -> Box<dyn report::Reporter + 'a> {
+    use std::io::IsTerminal;
+    let env = |v: &str| std::env::var(v).ok();
+    let (out, width, color) = match format {
+        Format::Table => (stdout_sink(), term::stdout_columns(), color(when)),
+        _ => (
+            Box::new(output::Stderr) as Box<dyn Write>,
+            term::stderr_columns(),
+            term::use_color(when, env, std::io::stderr().is_terminal()),
+        ),
+    };
+    let width = width.unwrap_or(80);
+    Box::new(report::waterfall::Chart::new(out, width, color))
 }
 
 /// Buffered stdout for reporters; its errors say they were writing stdout.

@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use serde_json::Value;
 
-use crate::cli::Strategy;
-use crate::page::HttpVersion;
-use crate::report::{RunSummary, SummaryRecord};
+use crate::page::{HttpVersion, Strategy};
+use crate::report::SummaryRecord;
+use crate::run::RunSummary;
 use crate::stats;
 use crate::times::PageTimes;
 

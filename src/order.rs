@@ -49,6 +49,8 @@ pub struct InOrder<'a> {
     progress: ProgressBar,
     window: usize,
     delivered: usize,
+    /// Failed pages so far (the progress bar says how many).
+    failed: usize,
 }
 
 impl<'a> InOrder<'a> {
@@ -62,6 +64,7 @@ impl<'a> InOrder<'a> {
             progress,
             window: WINDOW,
             delivered: 0,
+            failed: 0,
         }
     }
 
@@ -101,6 +104,11 @@ impl<'a> InOrder<'a> {
     /// Accepts a finished page; forwards it, and any parked successors whose turn has come.
     pub fn push(&mut self, page: PageResult) -> io::Result<()> {
         self.progress.inc(1);
+        if !page.ok() {
+            self.failed += 1;
+            self.progress
+                .set_message(format!("({} failed)", self.failed));
+        }
         let seq = page.job.seq;
         if self.order == Order::Completion {
             self.running.remove(&seq);

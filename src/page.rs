@@ -159,6 +159,8 @@ pub struct PageResult {
     pub bytes: u64,
     /// Request start to last body byte (or to the error), waits between attempts included.
     pub elapsed: Duration,
+    /// When the request started, from the start of its run (`None` if none was made).
+    pub start: Option<Duration>,
     /// Reading stopped at `--max-bytes`.
     pub truncated: bool,
     /// Where redirects ended, when that differs from the requested URL (password masked).
@@ -178,6 +180,7 @@ impl PageResult {
             status: None,
             bytes: 0,
             elapsed: Duration::ZERO,
+            start: None,
             truncated: false,
             final_url: None,
             transport: Transport::default(),
@@ -196,5 +199,27 @@ impl PageResult {
 
     pub fn ok(&self) -> bool {
         self.error.is_none()
+    }
+}
+
+/// A loop that schedules the requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Strategy {
+    /// One request at a time over one reused connection
+    Sequential,
+    /// tokio JoinSet: one task per page, at most N in flight, refilled as they finish
+    Joinset,
+    /// futures join_all: N request loops polled together on one task
+    JoinAll,
+}
+
+impl Strategy {
+    /// The name used on the command line and in every output format.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Sequential => "sequential",
+            Strategy::Joinset => "joinset",
+            Strategy::JoinAll => "join-all",
+        }
     }
 }

@@ -74,6 +74,8 @@ impl Select {
 
 pub struct Source<'a> {
     from: From<'a>,
+    /// Told the total once the input ends.
+    progress: Option<indicatif::ProgressBar>,
     select: Select,
     /// Input index of the next item.
     index: usize,
@@ -110,11 +112,18 @@ impl<'a> Source<'a> {
     fn new(from: From<'a>, select: Select) -> Source<'a> {
         Source {
             from,
+            progress: None,
             select,
             index: 0,
             seq: 0,
             failed: None,
         }
+    }
+
+    /// The bar to tell the total when the input ends.
+    pub fn with_progress(mut self, bar: indicatif::ProgressBar) -> Self {
+        self.progress = Some(bar);
+        self
     }
 
     /// Sequence number of the next job.
@@ -163,7 +172,15 @@ impl<'a> Source<'a> {
                 } => {
                     let msg = match peeked.take() {
                         Some(m) => m,
-                        None => stream.recv().await?,
+                        None => match stream.recv().await {
+                            Some(m) => m,
+                            None => {
+                                if let Some(bar) = &self.progress {
+                                    crate::progress::known_length(bar, self.seq);
+                                }
+                                return None;
+                            }
+                        },
                     };
                     let (line, from_file) = match msg {
                         Msg::Item { line, from_file } => (line, from_file),

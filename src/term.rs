@@ -91,6 +91,50 @@ pub fn pad_right(s: &str, cols: usize) -> String {
     out
 }
 
+/// `--color`: when the table uses colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorWhen {
+    /// Only when stdout is a terminal, and NO_COLOR is not set (CLICOLOR_FORCE=1 forces it)
+    #[default]
+    Auto,
+    /// Always
+    Always,
+    /// Never
+    Never,
+}
+
+/// Whether to colour, given the flag, the environment and whether stdout is a terminal.
+pub fn use_color(when: ColorWhen, env: impl Fn(&str) -> Option<String>, terminal: bool) -> bool {
+    let set = |name: &str| env(name).is_some_and(|v| !v.is_empty());
+    match when {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto if set("NO_COLOR") => false,
+        ColorWhen::Auto if env("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0") => true,
+        ColorWhen::Auto => terminal,
+    }
+}
+
+/// The colour of a status or an error, as an ANSI SGR code.
+pub fn outcome_color(status: Option<u16>, failed: bool) -> &'static str {
+    match (status, failed) {
+        (_, true) => "31",            // red: the page failed
+        (Some(200..=299), _) => "32", // green
+        (Some(300..=399), _) => "36", // cyan
+        (Some(400..=499), _) => "33", // yellow
+        (Some(_), _) => "31",         // 5xx: red
+        (None, _) => "31",
+    }
+}
+
+/// `text` in colour `sgr` when `on`.
+pub fn paint(text: &str, sgr: &str, on: bool) -> String {
+    match on {
+        true => format!("\x1b[{sgr}m{text}\x1b[0m"),
+        false => text.to_string(),
+    }
+}
+
 /// Width of the terminal on stdout, or `None` when stdout is not a terminal.
 pub fn stdout_columns() -> Option<usize> {
     if !std::io::stdout().is_terminal() {
@@ -99,6 +143,24 @@ pub fn stdout_columns() -> Option<usize> {
     console::Term::stdout()
         .size_checked()
         .map(|(_, cols)| cols as usize)
+}
+
+/// The same for stderr.
+pub fn stderr_columns() -> Option<usize> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    console::Term::stderr()
+        .size_checked()
+        .map(|(_, cols)| cols as usize)
+}
+
+/// `1 page`, `2 pages`.
+pub fn plural(n: usize, what: &str) -> String {
+    match n {
+        1 => format!("1 {what}"),
+        n => format!("{n} {what}s"),
+    }
 }
 
 #[cfg(test)]
@@ -112,6 +174,43 @@ mod tests {
         assert_eq!(escape("\u{9b}31m"), "\\u{9b}31m");
         assert_eq!(escape("abc\u{202e}def"), "abc\\u{202e}def");
         assert!(matches!(escape("poire à café 日本"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn colour_follows_the_flag_then_no_color_then_clicolor_force_then_the_terminal() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert!(use_color(
+            ColorWhen::Always,
+            env(&[("NO_COLOR", "1")]),
+            false
+        ));
+        assert!(!use_color(
+            ColorWhen::Never,
+            env(&[("CLICOLOR_FORCE", "1")]),
+            true
+        ));
+        assert!(!use_color(ColorWhen::Auto, env(&[("NO_COLOR", "1")]), true));
+        assert!(use_color(ColorWhen::Auto, env(&[("NO_COLOR", "")]), true));
+        assert!(use_color(
+            ColorWhen::Auto,
+            env(&[("CLICOLOR_FORCE", "1")]),
+            false
+        ));
+        assert!(!use_color(
+            ColorWhen::Auto,
+            env(&[("CLICOLOR_FORCE", "0")]),
+            false
+        ));
+        assert!(use_color(ColorWhen::Auto, env(&[]), true));
+        assert!(!use_color(ColorWhen::Auto, env(&[]), false));
+        assert_eq!(paint("200", "32", true), "\x1b[32m200\x1b[0m");
+        assert_eq!(paint("200", "32", false), "200");
     }
 
     #[test]

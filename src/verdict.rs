@@ -14,8 +14,8 @@ use anyhow::{bail, Context};
 use serde_json::Value;
 
 use crate::check::{Check, Measured, Metric, Outcome, Unit};
-use crate::cli::Strategy;
-use crate::report::{RunSummary, Speedup};
+use crate::page::Strategy;
+use crate::run::{RunSummary, Speedup};
 
 /// One loop's numbers in a baseline document.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use common::TestServer;
 use indicatif::ProgressBar;
-use pagefetch::cli::Strategy;
 use pagefetch::fetch::{fetch_all, Fetcher};
 use pagefetch::input::terms_from_args;
 use pagefetch::order::InOrder;
 use pagefetch::page::PageResult;
+use pagefetch::page::Strategy;
 use pagefetch::server::page_bytes;
 use pagefetch::source::{Select, Source};
 use pagefetch::template::{Jobs, Template};

@@ -9,11 +9,10 @@ mod sequential;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::cli::Strategy;
 use crate::client::{self, Client, Step};
 use crate::mask::mask;
 use crate::order::InOrder;
-use crate::page::{Job, PageError, PageResult, Transport};
+use crate::page::{Job, PageError, PageResult, Strategy, Transport};
 use crate::source::Source;
 
 /// How each request is made and read: the request options as plain values, built once per
@@ -48,6 +47,8 @@ pub struct Fetcher {
     client: Arc<Client>,
     settings: Arc<Settings>,
     gate: Arc<pace::Gate>,
+    /// When the run began: each page's `start` is measured from here.
+    epoch: Instant,
 }
 
 impl Fetcher {
@@ -61,7 +62,13 @@ impl Fetcher {
                 settings.per_host,
                 concurrency,
             )),
+            epoch: Instant::now(),
         }
+    }
+
+    /// When the run began (its wall time and every page's start count from here).
+    pub fn epoch(&self) -> Instant {
+        self.epoch
     }
 
     /// Pages a loop should keep going at once for `concurrency` requests in flight.
@@ -92,6 +99,7 @@ impl Fetcher {
         };
         let _pass = self.gate.enter(&url).await;
         let start = Instant::now();
+        let started = start.saturating_duration_since(self.epoch);
         let retry = self.settings.retry;
         let mut jitter = retry::Jitter::new(job.index as u64 ^ start.elapsed().as_nanos() as u64);
         let mut waited = Duration::ZERO;
@@ -104,6 +112,7 @@ impl Fetcher {
                 .flatten();
             let Some(wait) = again else {
                 page.elapsed = start.elapsed();
+                page.start = Some(started);
                 page.attempts = attempts;
                 page.retry_wait = waited;
                 return page;

@@ -5,8 +5,7 @@ use std::io::{self, Write};
 
 use super::summary::{write_baseline, write_speedup, write_summary};
 use super::{PageRecord, Reporter, RunSummary, Speedup, Verdict};
-use crate::cli::Strategy;
-use crate::page::PageResult;
+use crate::page::{PageResult, Strategy};
 
 pub struct Csv<'a> {
     out: csv::Writer<Box<dyn Write + 'a>>,
@@ -94,16 +93,16 @@ mod tests {
         assert_eq!(
             lines.next().unwrap(),
             "mode,index,input,url,status,bytes,elapsed_ms,truncated,error,error_kind,final_url,\
-             http,reused,ttfb_ms,dns_ms,connect_ms,tls_ms,attempts,retry_wait_ms"
+             http,reused,ttfb_ms,dns_ms,connect_ms,tls_ms,attempts,retry_wait_ms,start_ms"
         );
         assert_eq!(
             lines.next().unwrap(),
-            "joinset,0,apple,http://h/?q=apple,200,12345,301.5,false,,,,1.1,false,300.1,,0.25,,1,0.0"
+            "joinset,0,apple,http://h/?q=apple,200,12345,301.5,false,,,,1.1,false,300.1,,0.25,,1,0.0,1.25"
         );
         assert!(lines
             .next()
             .unwrap()
-            .ends_with(",,0,2.0,false,connection refused,connect,,,,,,,,1,0.0"));
+            .ends_with(",,0,2.0,false,connection refused,connect,,,,,,,,1,0.0,1.3"));
         assert!(lines
             .next()
             .unwrap()

@@ -5,8 +5,7 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use super::{Reporter, RunSummary, Speedup, Verdict};
-use crate::cli::Strategy;
-use crate::page::PageResult;
+use crate::page::{PageResult, Strategy};
 use crate::stats::human;
 
 pub struct Markdown<'a> {
@@ -26,10 +25,6 @@ fn cell(s: &str) -> String {
 
 impl Reporter for Markdown<'_> {
     fn page(&mut self, _: Strategy, _: PageResult) -> io::Result<()> {
-        Ok(())
-    }
-
-    fn run_done(&mut self, _: &RunSummary) -> io::Result<()> {
         Ok(())
     }
 
@@ -109,9 +104,5 @@ impl Reporter for Markdown<'_> {
             }
         }
         w.flush()
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }

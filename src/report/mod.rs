@@ -4,165 +4,36 @@
 //! stream; table and JSON keep the pages and write once at the end.
 
 mod csv;
+mod html;
 mod json;
 mod markdown;
 mod ndjson;
 mod record;
 mod summary;
 mod table;
+pub mod waterfall;
 
 pub use record::{PageMs, PageRecord, RepeatRecord, SummaryRecord};
 
 use std::io::{self, Write};
-use std::time::Duration;
 
-use crate::cli::{Format, Strategy};
-use crate::page::{HttpVersion, PageResult};
+use crate::cli::Format;
+use crate::page::{PageResult, Strategy};
+pub use crate::run::{Repeat, RunSummary, Speedup};
 use crate::stats;
-use crate::times::PageTimes;
+pub use crate::term::plural;
 pub use crate::verdict::Verdict;
 
 /// Version of the JSON / NDJSON / CSV layout; bumped when a field changes meaning or goes away.
 pub const SCHEMA: u32 = 1;
 
-/// Wall-time statistics over the completed `--repeat` rounds of one loop.
-#[derive(Debug, Clone)]
-pub struct Repeat {
-    /// Rounds that ran to their end (an interrupted round does not count).
-    pub runs: usize,
-    pub min: Duration,
-    pub median: Duration,
-    pub max: Duration,
-    /// Mean and sample standard deviation of the completed rounds' walls.
-    pub mean: Duration,
-    pub stddev: Duration,
-    /// Each completed round's wall, in order.
-    pub walls: Vec<Duration>,
-    /// Each completed round's page-time p95 (for comparing with a baseline).
-    pub p95s: Vec<Duration>,
-    /// Failed pages over every round, the interrupted one included (rows show only the last).
-    pub failed_pages: usize,
-}
-
-/// Totals of one loop's (last) run.
-#[derive(Debug, Clone)]
-pub struct RunSummary {
-    pub mode: Strategy,
-    /// Requests allowed in flight (1 for sequential).
-    pub concurrency: usize,
-    pub pages: usize,
-    pub ok: usize,
-    pub failed: usize,
-    pub bytes: u64,
-    /// Wall time of the last run.
-    pub wall: Duration,
-    /// Times of the pages that received a response (request start to last byte). A refused or
-    /// cancelled page has no time worth a percentile.
-    pub page_times: PageTimes,
-    pub repeat: Option<Repeat>,
-    /// The run was stopped by a signal; unfinished pages are marked cancelled.
-    pub interrupted: bool,
-    /// Connections the run opened.
-    pub connections: usize,
-    /// HTTP versions the responses came in, oldest first.
-    pub http: Vec<HttpVersion>,
-    /// Input items read (before --shard and --resume chose among them).
-    pub inputs: usize,
-    /// Attempts beyond the first, over all pages (`--retry`).
-    pub retries: usize,
-}
-
-impl RunSummary {
-    /// Nearest-rank percentile `p` (0..=100) of the page times; `None` when no page answered.
-    pub fn page_time(&self, p: f64) -> Option<Duration> {
-        self.page_times.percentile(p)
-    }
-
-    /// The wall time speedups are computed from: the median over repeats, else the one run.
-    pub fn typical_wall(&self) -> Duration {
-        self.repeat.as_ref().map_or(self.wall, |r| r.median)
-    }
-
-    /// Why this run's wall time cannot be compared, if it cannot: it stopped early, or a page
-    /// failed in some round (a refused page is fast, so a failing run looks faster than it is).
-    pub fn not_comparable(&self) -> Option<String> {
-        let failed = self.repeat.as_ref().map_or(self.failed, |r| r.failed_pages);
-        if self.interrupted {
-            Some(format!("{} was interrupted", self.mode.name()))
-        } else if failed > 0 {
-            Some(format!(
-                "{} had {}",
-                self.mode.name(),
-                plural(failed, "failed page")
-            ))
-        } else {
-            None
-        }
-    }
-}
-
-/// `1 page`, `2 pages`.
-pub fn plural(n: usize, what: &str) -> String {
-    match n {
-        1 => format!("1 {what}"),
-        n => format!("{n} {what}s"),
-    }
-}
-
-/// Speedup of each loop over the baseline: the first loop run (the first of `--modes`).
-#[derive(Debug, Clone, Default)]
-pub struct Speedup {
-    pub baseline: Option<Strategy>,
-    /// `(mode, factor)`, in run order; `Err` says why there is no factor.
-    pub factors: Vec<(Strategy, Result<f64, String>)>,
-    /// For each factor, the sample standard deviation of the per-round speedups, when both loops
-    /// were repeated.
-    pub spread: Vec<Option<f64>>,
-}
-
-impl Speedup {
-    /// A factor only between runs that completed with every page ok.
-    pub fn compute(runs: &[RunSummary]) -> Speedup {
-        let Some(base) = runs.first() else {
-            return Speedup::default();
-        };
-        let factors = runs[1..]
-            .iter()
-            .map(|r| {
-                let factor = match base.not_comparable().or_else(|| r.not_comparable()) {
-                    Some(why) => Err(why),
-                    None => stats::speedup(base.typical_wall(), r.typical_wall())
-                        .ok_or_else(|| format!("{} took no measurable time", r.mode.name())),
-                };
-                (r.mode, factor)
-            })
-            .collect();
-        let spread = runs[1..]
-            .iter()
-            .map(|r| {
-                let (a, b) = (base.repeat.as_ref()?, r.repeat.as_ref()?);
-                let ratios: Vec<f64> = a
-                    .walls
-                    .iter()
-                    .zip(&b.walls)
-                    .filter(|(_, w)| !w.is_zero())
-                    .map(|(x, w)| x.as_secs_f64() / w.as_secs_f64())
-                    .collect();
-                (ratios.len() > 1).then(|| stats::mean_stddev(&ratios).unwrap_or_default().1)
-            })
-            .collect();
-        Speedup {
-            baseline: Some(base.mode),
-            factors,
-            spread,
-        }
-    }
-}
-
 /// Receives the run as it happens: pages in input order, then each loop's summary, then the end.
 pub trait Reporter {
     fn page(&mut self, mode: Strategy, page: PageResult) -> io::Result<()>;
-    fn run_done(&mut self, summary: &RunSummary) -> io::Result<()>;
+    /// A loop has ended (a reporter that only writes at the end ignores it).
+    fn run_done(&mut self, _summary: &RunSummary) -> io::Result<()> {
+        Ok(())
+    }
     /// The end: every loop's summary, the speedup, and what was judged (checks, a baseline).
     fn finish(
         &mut self,
@@ -172,7 +43,9 @@ pub trait Reporter {
     ) -> io::Result<()>;
     /// Writes out what is buffered. Called about every 100 ms while a run goes on, so a record
     /// that can be written is never held back behind a slow page.
-    fn flush(&mut self) -> io::Result<()>;
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// `fetch` prints one run; `compare` prints several side by side plus the speedup.
@@ -189,14 +62,12 @@ pub fn reporter<'a>(
     layout: Layout,
     out: Box<dyn Write + 'a>,
     err: Option<Box<dyn Write + 'a>>,
+    color: bool,
 ) -> Box<dyn Reporter + 'a> {
     match format {
-        Format::Table => Box::new(table::Table::new(
-            layout,
-            out,
-            err,
-            crate::term::stdout_columns(),
-        )),
+        Format::Table => Box::new(
+            table::Table::new(layout, out, err, crate::term::stdout_columns()).with_color(color),
+        ),
         Format::Json => Box::new(json::Json::new(layout, out)),
         Format::Ndjson => Box::new(ndjson::Ndjson::new(layout, out)),
         Format::Csv => Box::new(csv::Csv::new(out, err)),
@@ -241,6 +112,11 @@ impl Reporter for Fanout<'_> {
 /// `--export-json FILE`: the same document as `--format json`, written to FILE as the run goes.
 pub fn json_export<'a>(layout: Layout, out: Box<dyn Write + 'a>) -> Box<dyn Reporter + 'a> {
     Box::new(json::Json::new(layout, out))
+}
+
+/// `--export-html FILE`: a self-contained page with the waterfalls, summaries and a histogram.
+pub fn html_export<'a>(out: Box<dyn Write + 'a>) -> Box<dyn Reporter + 'a> {
+    Box::new(html::Html::new(out))
 }
 
 /// `--export-markdown FILE`: a GitHub-flavoured table of the loops and the checks, at the end.
@@ -365,6 +241,8 @@ pub(crate) mod testdata;
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::testdata::{ok_pages, pages, summary};
     use super::*;
 

@@ -10,8 +10,7 @@ use super::{
     speedup_map, speedup_stddev, speedup_unavailable, verdict_json, Layout, PageRecord, Reporter,
     RunSummary, Speedup, SummaryRecord, Verdict, SCHEMA,
 };
-use crate::cli::Strategy;
-use crate::page::PageResult;
+use crate::page::{PageResult, Strategy};
 
 pub struct Ndjson<'a> {
     layout: Layout,

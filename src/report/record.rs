@@ -7,8 +7,7 @@ use serde::Serialize;
 
 use super::RunSummary;
 use super::SCHEMA;
-use crate::cli::Strategy;
-use crate::page::{HttpVersion, PageResult};
+use crate::page::{HttpVersion, PageResult, Strategy};
 use crate::stats::ms;
 
 /// One page as serialized in JSON, NDJSON and (flattened) CSV.
@@ -52,6 +51,9 @@ pub struct PageRecord<'a> {
     pub attempts: u32,
     /// Time spent waiting between attempts (inside `elapsed_ms`).
     pub retry_wait_ms: f64,
+    /// When the request started, from the start of its run; null when none was made. Last, so
+    /// CSV columns that scripts address by position stay where they were.
+    pub start_ms: Option<f64>,
 }
 
 impl<'a> PageRecord<'a> {
@@ -65,6 +67,7 @@ impl<'a> PageRecord<'a> {
             status: p.status,
             bytes: p.bytes,
             elapsed_ms: ms(p.elapsed),
+            start_ms: p.start.map(ms),
             truncated: p.truncated,
             error: p.error.as_ref().map(ToString::to_string),
             error_kind: p.error.as_ref().map(|e| e.kind()),

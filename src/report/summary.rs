@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use super::{plural, RunSummary, Speedup, Verdict};
-use crate::cli::Strategy;
+use crate::page::Strategy;
 use crate::stats::human;
 
 /// The human summary of one run (also printed on stderr by the data formats).

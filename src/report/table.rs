@@ -9,8 +9,7 @@ use std::io::{self, Write};
 
 use super::summary::{write_baseline, write_speedup, write_summary};
 use super::{Kept, Layout, Reporter, RunSummary, Speedup, Verdict};
-use crate::cli::Strategy;
-use crate::page::PageResult;
+use crate::page::{PageResult, Strategy};
 use crate::stats::human;
 use crate::term;
 
@@ -35,6 +34,8 @@ pub struct Table<'a> {
     /// `compare` keeps its pages; `fetch` streams them.
     runs: Kept,
     header_done: bool,
+    /// Status and error columns coloured by outcome, the speedup in bold.
+    color: bool,
 }
 
 impl<'a> Table<'a> {
@@ -51,7 +52,13 @@ impl<'a> Table<'a> {
             columns,
             runs: Kept::default(),
             header_done: false,
+            color: false,
         }
+    }
+
+    pub fn with_color(mut self, on: bool) -> Self {
+        self.color = on;
+        self
     }
 
     /// The input column's width: what the terminal leaves after the other columns.
@@ -75,16 +82,22 @@ impl<'a> Table<'a> {
             )?;
         }
         let status = p.status.map_or("-".into(), |s| s.to_string());
+        let sgr = term::outcome_color(p.status, !p.ok());
+        // Padded first, then painted: the escape codes take no columns.
+        let status = term::paint(&format!("{status:>6}"), sgr, self.color);
         let input = term::pad_right(&cell(&p.job.input, width), width);
         write!(
             w,
-            "{:>5}  {input}  {status:>6}  {:>10}  {:>10}",
+            "{:>5}  {input}  {status}  {:>10}  {:>10}",
             p.job.index,
             p.bytes,
             human(p.elapsed)
         )?;
         match (&p.error, p.truncated) {
-            (Some(e), _) => writeln!(w, "  {}", term::escape(&e.to_string())),
+            (Some(e), _) => {
+                let e = term::paint(&term::escape(&e.to_string()), sgr, self.color);
+                writeln!(w, "  {e}")
+            }
             (None, true) => writeln!(w, "  truncated"),
             (None, false) => writeln!(w),
         }
@@ -131,7 +144,12 @@ impl<'a> Table<'a> {
         for run in runs {
             write_summary(w, run)?;
         }
-        write_speedup(w, runs, speedup)
+        let mut text = Vec::new();
+        write_speedup(&mut text, runs, speedup)?;
+        for line in String::from_utf8_lossy(&text).lines() {
+            writeln!(w, "{}", term::paint(line, "1", self.color))?;
+        }
+        Ok(())
     }
 
     /// Live pages change between loops; say so rather than let a size difference pass unnoticed.
@@ -168,10 +186,6 @@ impl Reporter for Table<'_> {
                 Ok(())
             }
         }
-    }
-
-    fn run_done(&mut self, _: &RunSummary) -> io::Result<()> {
-        Ok(())
     }
 
     fn finish(

@@ -4,9 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::RunSummary;
-use crate::cli::Strategy;
-use crate::page::Job;
-use crate::page::{HttpVersion, Opening, PageError, PageResult, Transport};
+use crate::page::{HttpVersion, Job, Opening, PageError, PageResult, Strategy, Transport};
 
 fn job(index: usize, input: &str) -> Arc<Job> {
     Arc::new(Job::new(
@@ -16,12 +14,14 @@ fn job(index: usize, input: &str) -> Arc<Job> {
     ))
 }
 
-/// apple: ok, 12345 bytes; pear: connection refused; "grape, "red"": truncated at 100 bytes.
+/// apple: ok, 12345 bytes; pear: connection refused; "grape, "red"": truncated at 100 bytes,
+/// with no start (as if no request was made).
 pub fn pages() -> Vec<PageResult> {
     let mut apple = PageResult::new(job(0, "apple"));
     apple.status = Some(200);
     apple.bytes = 12345;
     apple.elapsed = Duration::from_micros(301_500);
+    apple.start = Some(Duration::from_micros(1_250));
     apple.transport = Transport {
         http: Some(HttpVersion::Http11),
         reused: Some(false),
@@ -37,6 +37,7 @@ pub fn pages() -> Vec<PageResult> {
         PageError::Connect("connection refused".into()),
     );
     pear.elapsed = Duration::from_millis(2);
+    pear.start = Some(Duration::from_micros(1_300));
     let mut grape = PageResult::new(job(2, "grape, \"red\""));
     grape.status = Some(200);
     grape.bytes = 100;

@@ -500,15 +500,7 @@ mod tests {
 
     #[test]
     fn sizes_and_jitter_are_deterministic_and_in_range() {
-        for t in [
-            "apple",
-            "pear",
-            "grape",
-            "pineapple",
-            "orange",
-            "strawberry",
-            "",
-        ] {
+        for t in crate::demo::LESSON_TERMS.into_iter().chain([""]) {
             let b = page_bytes(t);
             assert!((10_000..60_000).contains(&b), "{t}: {b}");
             assert_eq!(b, page_bytes(t));

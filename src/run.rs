@@ -1,0 +1,136 @@
+//! What a run of one loop came to ([`RunSummary`], with [`Repeat`] over `--repeat` rounds) and the
+//! speedup between loops ([`Speedup`]): computed by `compare.rs`, judged by `verdict.rs`, written by
+//! the reporters. Below all of them, above the page record.
+
+use std::time::Duration;
+
+use crate::page::{HttpVersion, Strategy};
+use crate::stats;
+use crate::term::plural;
+use crate::times::PageTimes;
+
+/// Wall-time statistics over the completed `--repeat` rounds of one loop.
+#[derive(Debug, Clone)]
+pub struct Repeat {
+    /// Rounds that ran to their end (an interrupted round does not count).
+    pub runs: usize,
+    pub min: Duration,
+    pub median: Duration,
+    pub max: Duration,
+    /// Mean and sample standard deviation of the completed rounds' walls.
+    pub mean: Duration,
+    pub stddev: Duration,
+    /// Each completed round's wall, in order.
+    pub walls: Vec<Duration>,
+    /// Each completed round's page-time p95 (for comparing with a baseline).
+    pub p95s: Vec<Duration>,
+    /// Failed pages over every round, the interrupted one included (rows show only the last).
+    pub failed_pages: usize,
+}
+
+/// Totals of one loop's (last) run.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub mode: Strategy,
+    /// Requests allowed in flight (1 for sequential).
+    pub concurrency: usize,
+    pub pages: usize,
+    pub ok: usize,
+    pub failed: usize,
+    pub bytes: u64,
+    /// Wall time of the last run.
+    pub wall: Duration,
+    /// Times of the pages that received a response (request start to last byte). A refused or
+    /// cancelled page has no time worth a percentile.
+    pub page_times: PageTimes,
+    pub repeat: Option<Repeat>,
+    /// The run was stopped by a signal; unfinished pages are marked cancelled.
+    pub interrupted: bool,
+    /// Connections the run opened.
+    pub connections: usize,
+    /// HTTP versions the responses came in, oldest first.
+    pub http: Vec<HttpVersion>,
+    /// Input items read (before --shard and --resume chose among them).
+    pub inputs: usize,
+    /// Attempts beyond the first, over all pages (`--retry`).
+    pub retries: usize,
+}
+
+impl RunSummary {
+    /// Nearest-rank percentile `p` (0..=100) of the page times; `None` when no page answered.
+    pub fn page_time(&self, p: f64) -> Option<Duration> {
+        self.page_times.percentile(p)
+    }
+
+    /// The wall time speedups are computed from: the median over repeats, else the one run.
+    pub fn typical_wall(&self) -> Duration {
+        self.repeat.as_ref().map_or(self.wall, |r| r.median)
+    }
+
+    /// Why this run's wall time cannot be compared, if it cannot: it stopped early, or a page
+    /// failed in some round (a refused page is fast, so a failing run looks faster than it is).
+    pub fn not_comparable(&self) -> Option<String> {
+        let failed = self.repeat.as_ref().map_or(self.failed, |r| r.failed_pages);
+        if self.interrupted {
+            Some(format!("{} was interrupted", self.mode.name()))
+        } else if failed > 0 {
+            Some(format!(
+                "{} had {}",
+                self.mode.name(),
+                plural(failed, "failed page")
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+/// Speedup of each loop over the baseline: the first loop run (the first of `--modes`).
+#[derive(Debug, Clone, Default)]
+pub struct Speedup {
+    pub baseline: Option<Strategy>,
+    /// `(mode, factor)`, in run order; `Err` says why there is no factor.
+    pub factors: Vec<(Strategy, Result<f64, String>)>,
+    /// For each factor, the sample standard deviation of the per-round speedups, when both loops
+    /// were repeated.
+    pub spread: Vec<Option<f64>>,
+}
+
+impl Speedup {
+    /// A factor only between runs that completed with every page ok.
+    pub fn compute(runs: &[RunSummary]) -> Speedup {
+        let Some(base) = runs.first() else {
+            return Speedup::default();
+        };
+        let factors = runs[1..]
+            .iter()
+            .map(|r| {
+                let factor = match base.not_comparable().or_else(|| r.not_comparable()) {
+                    Some(why) => Err(why),
+                    None => stats::speedup(base.typical_wall(), r.typical_wall())
+                        .ok_or_else(|| format!("{} took no measurable time", r.mode.name())),
+                };
+                (r.mode, factor)
+            })
+            .collect();
+        let spread = runs[1..]
+            .iter()
+            .map(|r| {
+                let (a, b) = (base.repeat.as_ref()?, r.repeat.as_ref()?);
+                let ratios: Vec<f64> = a
+                    .walls
+                    .iter()
+                    .zip(&b.walls)
+                    .filter(|(_, w)| !w.is_zero())
+                    .map(|(x, w)| x.as_secs_f64() / w.as_secs_f64())
+                    .collect();
+                (ratios.len() > 1).then(|| stats::mean_stddev(&ratios).unwrap_or_default().1)
+            })
+            .collect();
+        Speedup {
+            baseline: Some(base.mode),
+            factors,
+            spread,
+        }
+    }
+}
