@@ -561,7 +561,10 @@ def scale_section(scale):
             "",
             f"**The reorder window** (65,536 pages): with page 0 held 8 s by the server while 100,000 fast "
             f"pages follow, the loops fill the window and wait. Peak RSS {w['stalled_rss_mib']:.1f} MiB against "
-            f"{w['plain_rss_mib']:.1f} MiB without the stall: the window held {w['held_mib']:.1f} MiB, about "
+            f"{w['plain_rss_mib']:.1f} MiB without the stall"
+            + (f" (medians of {w['runs']} alternating runs; stalled "
+               f"{min(w['stalled_all']):.1f}-{max(w['stalled_all']):.1f} MiB)" if w.get("runs") else "")
+            + f": the window held {w['held_mib']:.1f} MiB, about "
             f"{w['per_record_bytes']:.0f} bytes a parked record.",
         ]
     sm = scale.get("shard_merge")

@@ -8,6 +8,7 @@
 #   bench/run.sh seed6 burst10k       # some of them
 #   bench/run.sh scale                # only the scale runs, then BENCHMARKS.md from saved results
 #   bench/run.sh scale10m             # the same plus 10M per format and a 10M-record merge (~40 min)
+#   bench/run.sh window               # only the reorder window (medians), into the saved scale results
 #   bench/run.sh pace                 # --rate 500 against oha -q 500 (bench/pace.py)
 #   BENCH_RUNS=9 bench/run.sh seed6   # more measured runs (default 5; 3 for scale)
 #
@@ -31,7 +32,7 @@ cargo build --release --locked
 # Reference loops (bare reqwest, bare hyper) built with the same release settings.
 cargo build --release --locked --manifest-path bench/floor/Cargo.toml
 case "${1:-}" in
-  scale | scale10m)
+  scale | scale10m | window)
     python3 bench/scale.py "$1"
     exec python3 bench/bench.py --report-only
     ;;

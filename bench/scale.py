@@ -58,24 +58,35 @@ def per_format(n, runs, template, formats):
     return rows
 
 
-def window(addr, template):
+def window(addr, template, runs):
     """Peak RSS with page 0 stalled (the server answers it after 8 s) while 100,000 fast pages
     follow: the loops fill the reorder window (65,536 pages) and wait; against the same run
-    without the stall."""
+    without the stall. Runs alternate, medians of each side; peak RSS of one run moves by a few
+    MiB (the allocator), so one pair alone says little."""
     d = os.path.join(OUT, "scale")
+    os.makedirs(d, exist_ok=True)
     terms = os.path.join(d, "window.txt")
     with open(terms, "w") as f:
         f.write(f"http://{addr}/search?q=stall&ms=8000\n")
         for i in range(1, 100_000):
             f.write(f"t{i}\n")
-    stalled = timed(fetch_cmd(template, terms, "ndjson"), os.devnull, os.path.join(d, "err.txt"))
     plain_terms = os.path.join(d, "terms-100000.txt")
     write_terms(plain_terms, 100_000)
-    plain = timed(fetch_cmd(template, plain_terms, "ndjson"), os.devnull, os.path.join(d, "err.txt"))
-    held = stalled["rss_mib"] - plain["rss_mib"]
+    stalled, plain = [], []
+    for r in range(runs):
+        s = timed(fetch_cmd(template, terms, "ndjson"), os.devnull, os.path.join(d, "err.txt"))
+        p = timed(fetch_cmd(template, plain_terms, "ndjson"), os.devnull, os.path.join(d, "err.txt"))
+        stalled.append(s["rss_mib"])
+        plain.append(p["rss_mib"])
+        print(f"  window run {r + 1}/{runs}: stalled {s['rss_mib']:.1f} MiB, plain {p['rss_mib']:.1f} MiB",
+              file=sys.stderr)
+    held = statistics.median(stalled) - statistics.median(plain)
     return {
-        "stalled_rss_mib": stalled["rss_mib"],
-        "plain_rss_mib": plain["rss_mib"],
+        "runs": runs,
+        "stalled_rss_mib": statistics.median(stalled),
+        "plain_rss_mib": statistics.median(plain),
+        "stalled_all": stalled,
+        "plain_all": plain,
         "held_mib": held,
         "per_record_bytes": held * 1024 * 1024 / 65_536,
     }
@@ -159,12 +170,26 @@ def main():
     long_run = "scale10m" in sys.argv[1:]
     server, addr = start_server(0)
     template = f"http://{addr}/search?q={{}}"
+    if "window" in sys.argv[1:]:
+        # Only the reorder window, into the saved results.
+        path = os.path.join(OUT, "scale.json")
+        try:
+            result = json.load(open(path))
+            print("scale: the reorder window", file=sys.stderr)
+            result["window"] = window(addr, template, runs)
+        finally:
+            server.terminate()
+            server.wait()
+        with open(path, "w") as f:
+            json.dump(result, f, indent=1)
+        print("scale: updated the window in bench/out/scale.json", file=sys.stderr)
+        return
     try:
         result = {"runs": runs, "c": C}
         print("scale: 100,000 and 1,000,000 inputs per format", file=sys.stderr)
         result["sizes"] = {str(n): per_format(n, runs, template, FORMATS) for n in (100_000, 1_000_000)}
         print("scale: the reorder window", file=sys.stderr)
-        result["window"] = window(addr, template)
+        result["window"] = window(addr, template, runs)
         print("scale: 4 shards of 1,000,000 and merge", file=sys.stderr)
         result["shard_merge"] = shard_merge(1_000_000, 4, template)
         if long_run:
