@@ -15,8 +15,9 @@ use crate::page::Strategy;
 use crate::report::{self, Layout};
 use crate::server::tls::Authority;
 use crate::server::{Server, ServerConfig};
+use crate::setup::{self, stderr_sink, stdout_sink};
 use crate::template::{Jobs, Template};
-use crate::{output, progress, stderr_sink, stdout_sink};
+use crate::{output, progress};
 
 /// The terms of the asyncio lesson this tool grew out of (also in `urls.txt`).
 pub const LESSON_TERMS: [&str; 6] = [
@@ -35,7 +36,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
     };
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     // Defaults exactly as `fetch` would have them.
-    let mut settings = crate::settings_from_flags(&[])?;
+    let mut settings = setup::settings_from_flags(&[])?;
     if args.http1_1 {
         settings.client.versions = HttpVersions::Http1;
     }
@@ -82,10 +83,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         Layout::Compare,
         stdout_sink(),
         stderr_sink(args.output.quiet),
-        crate::color(args.output.color),
+        setup::color(args.output.color),
     );
     // The staircase beside the side-by-side bars is the lesson in one glance.
-    let chart = crate::waterfall_chart(args.output.format, args.output.color);
+    let chart = setup::waterfall_chart(args.output.format, args.output.color);
     let mut reporter = report::Fanout(match args.no_waterfall {
         true => vec![reporter],
         false => vec![reporter, chart],

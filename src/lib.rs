@@ -20,6 +20,7 @@ pub mod report;
 pub mod resume;
 pub mod run;
 pub mod server;
+pub mod setup;
 pub mod source;
 pub mod stats;
 pub mod template;
@@ -33,15 +34,12 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use cli::{CiArgs, Cli, Command, Format, InputArgs, OutputArgs, RequestArgs, ServeArgs};
-use client::proxy::Proxies;
-use client::tls::Tls;
-use client::HttpVersions;
 use compare::{run_modes, Plan};
 use exit::{Outcome, Signals};
-use fetch::Settings;
 use page::Strategy;
 use report::Layout;
 use server::{Server, ServerConfig};
+use setup::{color, settings, stderr_sink, stdout_sink, waterfall_chart};
 use source::Select;
 use template::{Jobs, Template};
 
@@ -222,63 +220,6 @@ async fn fetch_or_compare(
     run_modes(&plan, modes, &mut reporter).await
 }
 
-/// Settings from request flags as `fetch` takes them (`["--timeout", "2s"]`; none for the
-/// defaults), for `demo` and for tests that run the loops in-process.
-pub fn settings_from_flags(flags: &[&str]) -> anyhow::Result<Settings> {
-    use clap::{Args, FromArgMatches};
-    let command = RequestArgs::augment_args(clap::Command::new("pagefetch"));
-    let matches =
-        command.try_get_matches_from(std::iter::once("pagefetch").chain(flags.iter().copied()))?;
-    let request = RequestArgs::from_arg_matches(&matches)?;
-    settings(&request, limits::raise_open_files(), true)
-}
-
-/// The request options as plain values. Every default comes from the clap definitions, so there
-/// is one place to change one.
-pub fn settings(r: &RequestArgs, open_files: Option<u64>, quiet: bool) -> anyhow::Result<Settings> {
-    let net = &r.net;
-    let trusted = client::tls::read_pem_files(&net.cacert)?;
-    if net.insecure && !quiet {
-        output::warn(format_args!(
-            "pagefetch: warning: --insecure: certificates are not verified"
-        ));
-    }
-    let proxies = Proxies::from_env(net.proxy.as_deref(), net.noproxy.as_deref())
-        .map_err(anyhow::Error::msg)?;
-    let versions = match (net.http1_1, net.http2) {
-        (true, _) => HttpVersions::Http1,
-        (_, true) => HttpVersions::Http2,
-        _ => HttpVersions::Auto,
-    };
-    Ok(Settings {
-        client: client::Options {
-            connect_timeout: r.connect_timeout,
-            user_agent: r
-                .user_agent
-                .clone()
-                .unwrap_or_else(Settings::default_user_agent),
-            headers: r.headers.clone(),
-            max_redirects: r.max_redirects,
-            compressed: r.compressed,
-            versions,
-            tls: Arc::new(Tls::new(trusted, net.insecure)),
-            proxies: Arc::new(proxies),
-            resolve: net.resolve.clone().into(),
-            max_open: limits::max_open(open_files),
-        },
-        timeout: r.timeout,
-        max_bytes: r.max_bytes,
-        fail: r.fail,
-        retry: fetch::retry::Retry {
-            times: r.polite.retry,
-            delay: r.polite.retry_delay,
-            max_time: r.polite.retry_max_time,
-        },
-        rate: r.polite.rate,
-        per_host: r.polite.per_host.map(|n| n as usize),
-    })
-}
-
 /// `pagefetch serve`: prints the bound address as the first stdout line, serves until a signal.
 async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     let config = ServerConfig {
@@ -355,44 +296,4 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     }
     drop(server);
     Ok(outcome)
-}
-
-/// Whether the table is coloured (`--color`, `NO_COLOR`, `CLICOLOR_FORCE`, a terminal on stdout).
-pub fn color(when: term::ColorWhen) -> bool {
-    use std::io::IsTerminal;
-    term::use_color(
-        when,
-        |v| std::env::var(v).ok(),
-        std::io::stdout().is_terminal(),
-    )
-}
-
-/// `--waterfall`: after the table on stdout, or on stderr when stdout carries data; coloured by
-/// `--color` as that stream's terminal allows.
-pub fn waterfall_chart<'a>(
-    format: Format,
-    when: term::ColorWhen,
-) -> Box<dyn report::Reporter + 'a> {
-    use std::io::IsTerminal;
-    let env = |v: &str| std::env::var(v).ok();
-    let (out, width, color) = match format {
-        Format::Table => (stdout_sink(), term::stdout_columns(), color(when)),
-        _ => (
-            Box::new(output::Stderr) as Box<dyn Write>,
-            term::stderr_columns(),
-            term::use_color(when, env, std::io::stderr().is_terminal()),
-        ),
-    };
-    let width = width.unwrap_or(80);
-    Box::new(report::waterfall::Chart::new(out, width, color))
-}
-
-/// Buffered stdout for reporters; its errors say they were writing stdout.
-pub fn stdout_sink() -> Box<dyn Write> {
-    Box::new(output::Stdout::new())
-}
-
-/// stderr for human summaries and warnings, unless `--quiet`. Writing it never fails.
-pub fn stderr_sink(quiet: bool) -> Option<Box<dyn Write>> {
-    (!quiet).then(|| Box::new(output::Stderr) as Box<dyn Write>)
 }

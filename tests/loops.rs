@@ -24,7 +24,10 @@ fn jobs(inputs: &[String], template: &str) -> Jobs {
 }
 
 async fn run(strategy: Strategy, jobs: &Jobs, concurrency: usize) -> Vec<PageResult> {
-    let fetcher = Fetcher::new(&pagefetch::settings_from_flags(&[]).unwrap(), concurrency);
+    let fetcher = Fetcher::new(
+        &pagefetch::setup::settings_from_flags(&[]).unwrap(),
+        concurrency,
+    );
     let mut pages = Vec::new();
     let mut sink = |p: PageResult| {
         pages.push(p);
@@ -130,7 +133,7 @@ async fn a_stalled_first_page_holds_at_most_a_window_of_later_pages() {
     let jobs = jobs(&inputs, &server.template());
     for strategy in [Strategy::Joinset, Strategy::JoinAll] {
         let before = server.stats().requests();
-        let fetcher = Fetcher::new(&pagefetch::settings_from_flags(&[]).unwrap(), 4);
+        let fetcher = Fetcher::new(&pagefetch::setup::settings_from_flags(&[]).unwrap(), 4);
         let mut pages = Vec::new();
         let mut sink = |p: PageResult| {
             pages.push(p.job.index);
