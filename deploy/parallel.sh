@@ -18,12 +18,18 @@ CONCURRENCY=${CONCURRENCY:-64}
 mkdir -p "$OUT"
 
 if [ -n "${SSHLOGINFILE:-}" ]; then
-  # {} is the shard number K; --transferfile sends the list, --return brings the shard's output
-  # back, --cleanup removes both from the remote host.
-  seq 0 $((SHARDS - 1)) | parallel --sshloginfile "$SSHLOGINFILE" --jobs 1 \
-    --transferfile "$URLS" --return "$OUT/shard-{}.ndjson" --cleanup \
-    "mkdir -p '$OUT' && pagefetch fetch -q -c '$CONCURRENCY' --shard {}/$SHARDS -t '$TEMPLATE' \
-       -f '$URLS' --resume '$OUT/shard-{}.ndjson'"
+  # @K is the shard number (-I: the template's own {} must reach pagefetch untouched). The list
+  # and the shard's file go to its host (--transferfile; the file is empty the first time, so a
+  # rerun resumes the shard there), the file comes back when the shard ends (--return), and
+  # --cleanup removes both from the host. A shard that exits 1 (some page failed) is complete;
+  # 2 and above fail the job. Set PARALLEL_SSH to change the ssh command (e.g. 'ssh -J bastion').
+  for k in $(seq 0 $((SHARDS - 1))); do touch "$OUT/shard-$k.ndjson"; done
+  q() { printf '%q' "$1"; }
+  seq 0 $((SHARDS - 1)) | parallel -I @K --sshloginfile "$SSHLOGINFILE" --jobs 1 \
+    --transferfile "$URLS" --transferfile "$OUT/shard-@K.ndjson" \
+    --return "$OUT/shard-@K.ndjson" --cleanup \
+    "pagefetch fetch -q -c $(q "$CONCURRENCY") --shard @K/$SHARDS -t $(q "$TEMPLATE") \
+       -f $(q "$URLS") --resume $(q "$OUT")/shard-@K.ndjson || [ \$? -eq 1 ]"
 else
   pids=()
   for k in $(seq 0 $((SHARDS - 1))); do

@@ -1,6 +1,6 @@
 //! The multi-machine recipes in deploy/, run here on one machine against a server the test starts:
-//! shards (local background jobs, as deploy/parallel.sh runs them without SSHLOGINFILE, and the
-//! Slurm array script task by task) merged with `pagefetch merge` equal an unsharded run, record
+//! shards (local background jobs, as deploy/parallel.sh runs them without SSHLOGINFILE; its SSH
+//! path through GNU parallel with a stand-in for ssh; the Slurm array script task by task) merged with `pagefetch merge` equal an unsharded run, record
 //! for record; the Kubernetes manifest parses and its command line is accepted by `pagefetch
 //! fetch` with JOB_COMPLETION_INDEX set.
 
@@ -102,6 +102,120 @@ fn parallel_recipe_shards_and_merges_into_the_unsharded_run() {
     );
     assert_eq!(again.status.code(), Some(0));
     assert_eq!(s.stats().requests(), before);
+}
+
+/// A stand-in for ssh that GNU parallel calls as `ssh [options] HOST [--] COMMAND`: it runs COMMAND
+/// on this machine, in a home directory of HOST's own, so each "host" has its own files and
+/// transfers, returns and clean-up really happen (rsync runs through it too).
+const FAKE_SSH: &str = r#"#!/bin/bash
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -o|-l|-p|-i|-S) shift 2 ;;
+    -*) shift ;;
+    *) break ;;
+  esac
+done
+host=$1
+shift
+[ "${1:-}" = "--" ] && shift
+case "$*" in *GNU_Parallel_worker*) echo "$host" >> "$FAKE_SSH_ROOT/jobs-on" ;; esac
+export HOME=$FAKE_SSH_ROOT/$host
+mkdir -p "$HOME"
+cd "$HOME"
+exec bash -c "$*"
+"#;
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn parallel_recipe_over_ssh_transfers_resumes_and_merges_into_the_unsharded_run() {
+    if !(have("parallel") && have("rsync")) {
+        // .ci/run installs both and sets this, so CI never skips.
+        assert!(
+            std::env::var_os("PAGEFETCH_REQUIRE_PARALLEL").is_none(),
+            "GNU parallel and rsync are required here"
+        );
+        eprintln!("skipped: GNU parallel or rsync is not installed");
+        return;
+    }
+    let s = TestServer::instant();
+    let dir = tempfile::tempdir().unwrap();
+    let whole = fixture(&s, dir.path(), 200);
+    let remotes = dir.path().join("remotes");
+    std::fs::create_dir(&remotes).unwrap();
+    let ssh = dir.path().join("fake-ssh");
+    std::fs::write(&ssh, FAKE_SSH).unwrap();
+    std::fs::set_permissions(&ssh, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(dir.path().join("hosts.txt"), "alpha\nbeta\n").unwrap();
+    let envs = [
+        ("SHARDS", "4".to_string()),
+        ("TEMPLATE", s.template()),
+        ("SSHLOGINFILE", "hosts.txt".into()),
+        ("PARALLEL_SSH", ssh.display().to_string()),
+        ("FAKE_SSH_ROOT", remotes.display().to_string()),
+        // parallel writes a notice and a citation request to a home it may not find.
+        ("HOME", dir.path().display().to_string()),
+    ];
+    let script = root().join("deploy/parallel.sh");
+    let out = run_script(&script, dir.path(), &envs);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a shard with a failed page (exit 1) is complete: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let merged = std::fs::read_to_string(dir.path().join("out/all.ndjson")).unwrap();
+    assert_eq!(
+        pages(&merged),
+        whole,
+        "the template's {{}} reached pagefetch"
+    );
+    let hosts = std::fs::read_to_string(remotes.join("jobs-on")).unwrap();
+    assert!(
+        hosts.contains("alpha") && hosts.contains("beta"),
+        "both hosts ran shards: {hosts}"
+    );
+    // --cleanup left nothing on the hosts.
+    for host in ["alpha", "beta"] {
+        let left: Vec<_> = walk(&remotes.join(host));
+        assert!(left.is_empty(), "{host} kept {left:?}");
+    }
+    // Run again: each shard's file travels to its host and resumes there, complete: no request.
+    let before = s.stats().requests();
+    let again = run_script(&script, dir.path(), &envs);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(s.stats().requests(), before);
+    let merged = std::fs::read_to_string(dir.path().join("out/all.ndjson")).unwrap();
+    assert_eq!(pages(&merged), whole);
+}
+
+/// Every file under `dir` (none when it does not exist); parallel's own ~/.parallel is not ours.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return files;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.file_name().is_some_and(|n| n == ".parallel") {
+            continue;
+        } else if p.is_dir() {
+            files.extend(walk(&p));
+        } else {
+            files.push(p);
+        }
+    }
+    files
 }
 
 #[test]
