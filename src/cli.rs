@@ -418,7 +418,11 @@ pub fn one_line_error(e: &clap::Error) -> (String, String) {
         .filter_map(|marker| text.find(marker))
         .min()
         .unwrap_or(text.len());
-    let first = text[..end].trim().replace("\n  [", " [");
+    let mut first = text[..end].trim().replace("\n  [", " [");
+    if e.kind() == clap::error::ErrorKind::MissingRequiredArgument {
+        // "not provided:\n  <FILE>...\n  --x <X>": names clap lists a line each, no user text.
+        first = first.replacen(":\n  ", ": ", 1).replace("\n  ", ", ");
+    }
     let first = first.strip_prefix("error: ").unwrap_or(&first);
     let (mut tips, mut command) = (Vec::new(), None);
     for line in text[end..].lines().map(str::trim) {

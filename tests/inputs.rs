@@ -230,6 +230,7 @@ fn usage_errors_are_one_line_plus_a_hint() {
             vec!["fetch", "-H", "X: a\r\nInjected: 1", "x"],
             "try 'pagefetch fetch --help'",
         ),
+        (vec!["merge"], "try 'pagefetch merge --help'"),
     ] {
         let out = pagefetch().args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -238,5 +239,9 @@ fn usage_errors_are_one_line_plus_a_hint() {
         assert_eq!(lines.len(), 2, "{args:?}: {err}");
         assert!(lines[0].starts_with("pagefetch: error: "), "{err}");
         assert_eq!(lines[1].trim(), hint, "{err}");
+        if args == ["merge"] {
+            // clap lists missing arguments a line each; here they join the one line.
+            assert!(lines[0].ends_with("were not provided: <FILE>..."), "{err}");
+        }
     }
 }
