@@ -6,6 +6,8 @@ use std::io::IsTerminal;
 use console::Term;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::term::plural;
+
 /// When to draw the progress bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProgressWhen {
@@ -55,11 +57,19 @@ pub fn known_length(bar: &ProgressBar, len: usize) {
 
 fn style(known: bool) -> ProgressStyle {
     let template = match known {
-        true => "{prefix:>12} [{bar:30}] {pos}/{len} pages, {rate}, ETA {eta} {msg}",
-        false => "{prefix:>12} {spinner} {pos} pages, {rate}, {elapsed} {msg}",
+        true => "{prefix:>12} [{bar:30}] {pos}/{pages}, {rate}, ETA {eta} {msg}",
+        false => "{prefix:>12} {spinner} {pages}, {rate}, {elapsed} {msg}",
     };
     ProgressStyle::with_template(template)
         .expect("the template is a valid literal")
+        .with_key(
+            "pages",
+            // `3 pages`, `1 page`: the total when known, else the count done.
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let n = state.len().unwrap_or(state.pos());
+                let _ = w.write_str(&plural(n as usize, "page"));
+            },
+        )
         .with_key(
             "rate",
             |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {

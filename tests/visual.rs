@@ -347,3 +347,19 @@ fn the_progress_bar_says_rate_eta_and_failures_then_goes() {
         "{err:?}"
     );
 }
+
+#[test]
+fn the_progress_bar_counts_one_page_in_the_singular() {
+    let s = TestServer::instant();
+    let out = pagefetch()
+        .args(["fetch", "--format", "json", "--progress", "always"])
+        .args(["-t", &s.template(), "a"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("1/1 page,"), "{err}");
+    assert!(
+        !err.contains(" 1 pages") && !err.contains("/1 pages"),
+        "{err}"
+    );
+}
