@@ -18,12 +18,44 @@ fn spawn(args: &[&str]) -> Child {
         .expect("spawn pagefetch")
 }
 
-/// Pages: fast, slow (20 s), fast. Interrupt once the slow one is the only request left in flight.
-fn interrupted_run(mode: &str, signal: i32, started: usize) -> (Option<i32>, Vec<Value>) {
+/// Pages: fast, slow (20 s), fast. Interrupt once the slow one is the only request left in flight
+/// and the client has finished the other two: the server's count drops when it has written a
+/// response, before the client has read it, so the client's own count (the progress bar's
+/// `2/3 pages`, drawn on the piped stderr with `--progress always`) says when: `done`.
+fn interrupted_run(
+    mode: &str,
+    signal: i32,
+    started: usize,
+    done: &'static str,
+) -> (Option<i32>, Vec<Value>) {
     let s = TestServer::instant();
     let slow = s.url("slow", "ms=20000");
     let (a, b) = (s.url("a", ""), s.url("b", ""));
-    let child = spawn(&["fetch", "--format", "ndjson", "-m", mode, &a, &slow, &b]);
+    let mut child = spawn(&[
+        "fetch",
+        "--format",
+        "ndjson",
+        "--progress",
+        "always",
+        "-m",
+        mode,
+        &a,
+        &slow,
+        &b,
+    ]);
+    let mut stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut seen, mut buf) = (Vec::new(), [0u8; 4096]);
+        while let Ok(n @ 1..) = stderr.read(&mut buf) {
+            seen.extend_from_slice(&buf[..n]);
+            if String::from_utf8_lossy(&seen).contains(done) {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("the progress bar to count the fast pages done");
     wait_for("the slow page to be the only one in flight", || {
         s.stats().requests() >= started && s.stats().in_flight() == 1
     });
@@ -38,7 +70,7 @@ fn interrupted_run(mode: &str, signal: i32, started: usize) -> (Option<i32>, Vec
 
 #[test]
 fn sigint_prints_finished_pages_in_order_marks_the_rest_cancelled_and_exits_130() {
-    let (code, lines) = interrupted_run("joinset", libc::SIGINT, 3);
+    let (code, lines) = interrupted_run("joinset", libc::SIGINT, 3, "2/3 pages,");
     assert_eq!(code, Some(130));
     assert_eq!(lines.len(), 4, "three pages and a summary: {lines:?}");
     assert!(
@@ -56,7 +88,7 @@ fn sigint_prints_finished_pages_in_order_marks_the_rest_cancelled_and_exits_130(
 fn sigterm_stops_a_sequential_run_and_exits_143() {
     // Sequential: the third page never started. `fetch` reads its input as it goes, so a page not
     // started is not reported; `compare` knows its whole list and reports it as cancelled.
-    let (code, lines) = interrupted_run("sequential", libc::SIGTERM, 2);
+    let (code, lines) = interrupted_run("sequential", libc::SIGTERM, 2, " 1 page,");
     assert_eq!(code, Some(143));
     let kinds: Vec<&Value> = lines[..2].iter().map(|l| &l["error_kind"]).collect();
     assert_eq!(kinds, [&Value::Null, &Value::from("cancelled")]);
