@@ -554,6 +554,31 @@ fn serve_prints_its_address_first() {
     );
 }
 
+/// The process runs with transparent huge pages off (src/main.rs), which keeps the allocator's
+/// arenas in 4 KiB pages: the kernel's own view of it, from /proc.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_process_runs_with_huge_pages_off() {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pagefetch"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+    // The field exists since Linux 5.0; without it there is nothing to check.
+    if let Some(thp) = status.lines().find(|l| l.starts_with("THP_enabled:")) {
+        assert_eq!(thp.split_whitespace().nth(1), Some("0"), "{thp}");
+    }
+}
+
 #[test]
 fn sequential_binary_reuses_one_connection_per_run() {
     let s = TestServer::instant();
