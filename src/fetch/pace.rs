@@ -85,7 +85,8 @@ impl Pacer {
     }
 }
 
-/// `--per-host`: the places of each host, made as hosts are met.
+/// `--per-host`: the places of each host, made as hosts are met and dropped when no request holds
+/// or waits for one, so a list of millions of hosts does not keep millions of entries.
 struct PerHost {
     places: usize,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -100,9 +101,27 @@ pub struct Gate {
 }
 
 /// What a request holds while it runs.
-pub struct Pass {
-    _host: Option<OwnedSemaphorePermit>,
+pub struct Pass<'a> {
+    host: Option<(&'a PerHost, String, OwnedSemaphorePermit)>,
     _slot: Option<OwnedSemaphorePermit>,
+}
+
+impl Drop for Pass<'_> {
+    fn drop(&mut self) {
+        let Some((per_host, key, permit)) = self.host.take() else {
+            return;
+        };
+        drop(permit);
+        // Clones of a host's semaphore are made under this lock (waiters and permit holders each
+        // keep one), so a count of 1 here means only the map still knows the host.
+        let mut hosts = per_host.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        if hosts
+            .get(&key)
+            .is_some_and(|sem| Arc::strong_count(sem) == 1)
+        {
+            hosts.remove(&key);
+        }
+    }
 }
 
 impl Gate {
@@ -128,9 +147,9 @@ impl Gate {
 
     /// Waits for the host's place and a `-c` place, then for the rate; returns what to hold until
     /// the page is done.
-    pub async fn enter(&self, url: &Url) -> Pass {
+    pub async fn enter(&self, url: &Url) -> Pass<'_> {
         let host = match &self.per_host {
-            Some(PerHost { places, hosts }) => {
+            Some(per_host @ PerHost { places, hosts }) => {
                 let key = format!(
                     "{}://{}:{}",
                     url.scheme(),
@@ -140,11 +159,14 @@ impl Gate {
                 let sem = {
                     let mut hosts = hosts.lock().unwrap_or_else(|e| e.into_inner());
                     hosts
-                        .entry(key)
+                        .entry(key.clone())
                         .or_insert_with(|| Arc::new(Semaphore::new(*places)))
                         .clone()
                 };
-                sem.acquire_owned().await.ok()
+                sem.acquire_owned()
+                    .await
+                    .ok()
+                    .map(|permit| (per_host, key, permit))
             }
             None => None,
         };
@@ -153,10 +175,7 @@ impl Gate {
             None => None,
         };
         self.pace().await;
-        Pass {
-            _host: host,
-            _slot: slot,
-        }
+        Pass { host, _slot: slot }
     }
 
     /// Waits for the rate only (a retry keeps its places).
@@ -194,5 +213,29 @@ mod tests {
             at.push((Instant::now() - t0).as_millis());
         }
         assert_eq!(at, [0, 100, 200, 300, 400]);
+    }
+
+    #[tokio::test]
+    async fn a_host_is_forgotten_once_no_request_holds_or_waits_for_it() {
+        let gate = Gate::new(None, Some(1), 4);
+        let known = |g: &Gate| g.per_host.as_ref().unwrap().hosts.lock().unwrap().len();
+        for i in 0..100 {
+            let url = Url::parse(&format!("http://h{i}.test/")).unwrap();
+            let pass = gate.enter(&url).await;
+            assert_eq!(known(&gate), 1);
+            drop(pass);
+        }
+        assert_eq!(known(&gate), 0, "100 hosts met, none kept");
+        // A host with a request waiting keeps its places for it.
+        let url = Url::parse("http://busy.test/").unwrap();
+        let first = gate.enter(&url).await;
+        let second = gate.enter(&url);
+        tokio::pin!(second);
+        assert!(futures::poll!(second.as_mut()).is_pending());
+        drop(first);
+        let second = second.await;
+        assert_eq!(known(&gate), 1);
+        drop(second);
+        assert_eq!(known(&gate), 0);
     }
 }
