@@ -239,6 +239,26 @@ pub struct Outcome {
     pub note: Option<String>,
 }
 
+impl Outcome {
+    /// What was measured, as printed: `212.4 ms`, or `n/a (why)`.
+    pub fn value_text(&self) -> String {
+        match (&self.measured, &self.note) {
+            (Some(m), _) => m.to_string(),
+            (None, Some(note)) => format!("n/a ({note})"),
+            (None, None) => "n/a".into(),
+        }
+    }
+
+    /// `ok`, `FAILED` or `inconclusive`.
+    pub fn result_word(&self) -> &'static str {
+        match self.pass {
+            Some(true) => "ok",
+            Some(false) => "FAILED",
+            None => "inconclusive",
+        }
+    }
+}
+
 impl Check {
     /// Judges a measurement. A value with an uncertainty passes only if its whole interval does,
     /// fails only if its whole interval fails, and is otherwise inconclusive.

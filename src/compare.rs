@@ -287,16 +287,7 @@ pub async fn run_modes(
 /// `check p95<=300ms: 212.4 ms ok`, one line a check, on stderr.
 fn say_checks(verdict: &Verdict) {
     for c in &verdict.checks {
-        let value = match (&c.measured, &c.note) {
-            (Some(m), _) => m.to_string(),
-            (None, Some(note)) => format!("n/a ({note})"),
-            (None, None) => "n/a".into(),
-        };
-        let result = match c.pass {
-            Some(true) => "ok",
-            Some(false) => "FAILED",
-            None => "inconclusive",
-        };
+        let (value, result) = (c.value_text(), c.result_word());
         output::warn(format_args!("check {}: {value} {result}", c.label));
     }
 }

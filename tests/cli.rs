@@ -518,8 +518,8 @@ fn demo_runs_offline_and_prints_a_speedup() {
         );
 }
 
-#[test]
-fn serve_prints_its_address_first() {
+/// `pagefetch serve` on a free loopback port, and the first line it printed.
+fn spawn_serve() -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pagefetch"))
         .args(["serve", "--addr", "127.0.0.1:0"])
@@ -531,6 +531,12 @@ fn serve_prints_its_address_first() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
+    (child, line)
+}
+
+#[test]
+fn serve_prints_its_address_first() {
+    let (mut child, line) = spawn_serve();
     let addr: std::net::SocketAddr = line
         .trim()
         .parse()
@@ -559,17 +565,7 @@ fn serve_prints_its_address_first() {
 #[cfg(target_os = "linux")]
 #[test]
 fn the_process_runs_with_huge_pages_off() {
-    use std::io::{BufRead, BufReader};
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pagefetch"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut child, _) = spawn_serve();
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
     child.kill().unwrap();
     let _ = child.wait();

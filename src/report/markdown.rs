@@ -90,17 +90,12 @@ impl Reporter for Markdown<'_> {
             writeln!(w, "\n| check | value | result |")?;
             writeln!(w, "|---|---|---|")?;
             for c in &verdict.checks {
-                let value = match (&c.measured, &c.note) {
-                    (Some(m), _) => m.to_string(),
-                    (None, Some(note)) => format!("n/a ({note})"),
-                    (None, None) => "n/a".into(),
-                };
                 let result = match c.pass {
-                    Some(true) => "ok",
                     Some(false) => "**FAILED**",
-                    None => "inconclusive",
+                    _ => c.result_word(),
                 };
-                writeln!(w, "| `{}` | {} | {result} |", cell(&c.label), cell(&value))?;
+                let value = cell(&c.value_text());
+                writeln!(w, "| `{}` | {value} | {result} |", cell(&c.label))?;
             }
         }
         w.flush()
