@@ -106,7 +106,9 @@ fn parallel_recipe_shards_and_merges_into_the_unsharded_run() {
 
 /// A stand-in for ssh that GNU parallel calls as `ssh [options] HOST [--] COMMAND`: it runs COMMAND
 /// on this machine, in a home directory of HOST's own, so each "host" has its own files and
-/// transfers, returns and clean-up really happen (rsync runs through it too).
+/// transfers, returns and clean-up really happen (rsync runs through it too). Like sshd, it sets
+/// the session's HOME and SHELL: parallel's remote worker runs the job with `$SHELL`, and CI may
+/// start with none.
 const FAKE_SSH: &str = r#"#!/bin/bash
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -119,7 +121,7 @@ host=$1
 shift
 [ "${1:-}" = "--" ] && shift
 case "$*" in *GNU_Parallel_worker*) echo "$host" >> "$FAKE_SSH_ROOT/jobs-on" ;; esac
-export HOME=$FAKE_SSH_ROOT/$host
+export HOME=$FAKE_SSH_ROOT/$host SHELL=/bin/bash
 mkdir -p "$HOME"
 cd "$HOME"
 exec bash -c "$*"
