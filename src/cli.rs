@@ -113,7 +113,8 @@ pub struct MergeArgs {
     /// NDJSON outputs of `pagefetch fetch --format ndjson` (in input order; later files win ties)
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
-    /// Write what there is even when some pages have no record in any file
+    /// Write what there is even when some pages have no record in any file, or nothing says where
+    /// the list ends (no file ends a finished run)
     #[arg(long)]
     pub allow_gaps: bool,
 }

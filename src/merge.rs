@@ -5,7 +5,8 @@
 //! merge is a k-way merge over those runs: one buffered record each, memory flat in the number of
 //! records. Where an index has several records, the last final one wins (a `cancelled` record is
 //! not final), "last" meaning later in the files as given and later in a file. A missing index is
-//! an error unless `--allow-gaps`; so are two files that disagree about the input at an index.
+//! an error unless `--allow-gaps`, and so is not knowing where the list ends (no file holds the
+//! summary of a finished run); so are two files that disagree about the input at an index.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -83,8 +84,24 @@ impl Cursor {
 pub fn merge(files: &[PathBuf], allow_gaps: bool, out: &mut dyn Write) -> anyhow::Result<usize> {
     let mut stretches = Vec::new();
     let mut seen = Seen::default();
+    let mut empty = Vec::new();
     for (i, path) in files.iter().enumerate() {
-        scan(path, i, &mut stretches, &mut seen)?;
+        if !scan(path, i, &mut stretches, &mut seen)? {
+            empty.push(path.display().to_string());
+        }
+    }
+    if seen.inputs.is_none() && !allow_gaps {
+        // Without a finished run's summary nothing says how long the list was, so missing pages at
+        // its end (or a whole shard that never ran) would pass unnoticed.
+        let why = if empty.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} holds no records)", empty.join(", "))
+        };
+        bail!(
+            "no file ends with the summary of a finished run{why}, so pages may be missing at the \
+             end of the list (--allow-gaps merges anyway)"
+        );
     }
     if stretches.len() > MAX_RUNS {
         bail!(
@@ -200,12 +217,14 @@ impl Ord for Key {
 }
 
 /// One pass over a file: where its sorted stretches are, and what its summaries say.
+/// Finds the sorted stretches of one file and notes what its summaries say; false when the file
+/// holds no line at all.
 fn scan(
     path: &Path,
     file: usize,
     stretches: &mut Vec<Stretch>,
     seen: &mut Seen,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let name = path.display().to_string();
     let f = File::open(path).with_context(|| format!("cannot open {name}"))?;
     let mut reader = BufReader::new(f);
@@ -280,7 +299,7 @@ fn scan(
             end: offset,
         });
     }
-    Ok(())
+    Ok(offset > 0)
 }
 
 /// Totals of the merged records.

@@ -268,6 +268,66 @@ fn slurm_array_tasks_merge_into_the_unsharded_run() {
     assert_eq!(out.status.code(), Some(0));
 }
 
+/// A job runner can report success for shards that never ran (GNU parallel did, for a remote
+/// without $SHELL): their files are empty, and a merge of them must not pass for a finished run.
+#[test]
+fn merge_refuses_files_that_do_not_say_where_the_list_ends() {
+    let s = TestServer::instant();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        dir.path().join("shard-0.ndjson"),
+        dir.path().join("shard-1.ndjson"),
+    );
+    std::fs::write(&a, "").unwrap();
+    std::fs::write(&b, "").unwrap();
+    let out = pagefetch().arg("merge").arg(&a).arg(&b).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing written before the error");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("no file ends with the summary of a finished run")
+            && err.contains(&format!(
+                "{}, {} holds no records",
+                a.display(),
+                b.display()
+            ))
+            && err.contains("--allow-gaps"),
+        "{err}"
+    );
+    // A killed run's records (no summary): the pages it did not reach are unknown too.
+    let urls = dir.path().join("urls.txt");
+    std::fs::write(&urls, "t0\nt1\nt2\n").unwrap();
+    let full = pagefetch()
+        .args(["fetch", "--format", "ndjson", "-t", &s.template(), "-f"])
+        .arg(&urls)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&full.stdout);
+    let cut: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&a, &cut).unwrap();
+    let out = pagefetch().arg("merge").arg(&a).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = pagefetch()
+        .args(["merge", "--allow-gaps"])
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(pages(&String::from_utf8_lossy(&out.stdout)), pages(&cut));
+    // The whole run's file merges on its own.
+    std::fs::write(&a, text.as_bytes()).unwrap();
+    let out = pagefetch().arg("merge").arg(&a).arg(&b).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(pages(&String::from_utf8_lossy(&out.stdout)).len(), 3);
+}
+
 #[test]
 fn the_kubernetes_manifest_parses_and_its_command_line_runs() {
     let text = std::fs::read_to_string(root().join("deploy/k8s-job.yaml")).unwrap();
