@@ -4,21 +4,27 @@ use std::borrow::Cow;
 
 use url::Url;
 
-/// The URL as text with any password replaced by `***`: credentials are sent, never shown.
-pub fn mask(url: &Url) -> String {
-    if url.password().is_none() {
-        return url.as_str().to_string();
-    }
+/// The URL as text with its password shown as `***`, or, when it has a user name and no password,
+/// the user name as `***` (`https://TOKEN@host/` is how tokens often travel): credentials are
+/// sent, never shown.
+pub fn mask(url: &Url) -> Cow<'_, str> {
     let mut shown = url.clone();
-    // Cannot fail: the URL already has a password, so it has a host that can carry one.
-    let _ = shown.set_password(Some("***"));
-    shown.into()
+    // Neither can fail: a URL with a user name or a password has a host that can carry them.
+    if url.password().is_some() {
+        let _ = shown.set_password(Some("***"));
+    } else if !url.username().is_empty() {
+        let _ = shown.set_username("***");
+    } else {
+        return Cow::Borrowed(url.as_str());
+    }
+    Cow::Owned(shown.into())
 }
 
-/// `text` with the password of every `scheme://user:password@` in it shown as `***`, whether or not
-/// the URL parses (a URL with a bad port or host must not print its password in the error row).
-/// Where the authority ends is unclear in a broken URL, so this errs on the side of masking: it
-/// takes the last `@` before the next whitespace.
+/// `text` with the password of every `scheme://user:password@` in it shown as `***` (and a lone
+/// user name, `scheme://token@`, too), whether or not the URL parses (a URL with a bad port or host
+/// must not print its password in the error row). Where the authority ends is unclear in a broken
+/// URL, so this errs on the side of masking a password: it takes the last `@` before the next
+/// whitespace. A lone user name has no `/`, `?` or `#` before its `@` (`http://h/a@b` has none).
 pub fn mask_userinfo(text: &str) -> Cow<'_, str> {
     let mut out = String::new();
     let mut done = 0; // bytes of `text` already copied to `out`
@@ -33,6 +39,12 @@ pub fn mask_userinfo(text: &str) -> Cow<'_, str> {
             continue;
         };
         let Some(colon) = text[start..at].find(':').map(|c| start + c) else {
+            let user = &text[start..at];
+            if !user.is_empty() && !user.contains(['/', '?', '#']) {
+                out.push_str(&text[done..start]);
+                out.push_str("***");
+                done = at;
+            }
             continue;
         };
         out.push_str(&text[done..=colon]);
@@ -64,10 +76,25 @@ mod tests {
                 "see ftp://u:pw@h and https://v:pw2@k/",
                 "see ftp://u:***@h and https://v:***@k/",
             ),
-            ("http://alice@host/", "http://alice@host/"),
+            ("http://ghp_T0KEN@host/", "http://***@host/"),
+            ("http://T0KEN@host:99999/", "http://***@host:99999/"),
+            ("http://host/a@b", "http://host/a@b"),
+            ("http://host?q=a@b", "http://host?q=a@b"),
+            ("http://@host/", "http://@host/"),
             ("plain term", "plain term"),
         ] {
             assert_eq!(mask_userinfo(text), shown, "{text}");
+        }
+    }
+
+    #[test]
+    fn parsed_urls_show_neither_password_nor_lone_user_name() {
+        for (text, shown) in [
+            ("http://alice:s3cret@h/x", "http://alice:***@h/x"),
+            ("https://ghp_T0KEN@h/x", "https://***@h/x"),
+            ("http://h/a@b?q=c@d", "http://h/a@b?q=c@d"),
+        ] {
+            assert_eq!(mask(&Url::parse(text).unwrap()), shown, "{text}");
         }
     }
 }

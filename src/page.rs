@@ -44,8 +44,7 @@ impl Job {
     pub fn url_shown(&self) -> Option<Cow<'_, str>> {
         match (&self.shown_url, &self.url) {
             (Some(s), Ok(_)) => Some(Cow::Borrowed(s)),
-            (None, Ok(u)) if u.password().is_none() => Some(Cow::Borrowed(u.as_str())),
-            (None, Ok(u)) => Some(Cow::Owned(mask(u))),
+            (None, Ok(u)) => Some(mask(u)),
             (_, Err(_)) => None,
         }
     }

@@ -189,7 +189,9 @@ impl Template {
                     .map_err(at);
                 // Parsed, the URL says exactly where its password is; broken, only the text can.
                 let input = match &url {
-                    Ok(u) if u.password().is_some() => mask(u),
+                    Ok(u) if u.password().is_some() || !u.username().is_empty() => {
+                        mask(u).into_owned()
+                    }
                     Ok(_) => t.to_string(),
                     Err(_) => mask_userinfo(t).into_owned(),
                 };

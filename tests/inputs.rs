@@ -51,6 +51,29 @@ fn a_password_in_a_url_that_does_not_parse_is_never_shown() {
 }
 
 #[test]
+fn a_token_as_user_name_is_never_shown() {
+    let s = TestServer::instant();
+    let fetched = s
+        .url("tok", "bytes=10")
+        .replace("http://", "http://ghp_T0KEN@");
+    let inputs = [fetched.as_str(), "http://ghp_T0KEN@127.0.0.1:99999/x"];
+    for format in ["table", "json", "ndjson", "csv"] {
+        let out = pagefetch()
+            .args(["fetch", "--format", format, "-t", &s.template()])
+            .args(inputs)
+            .output()
+            .unwrap();
+        let all = stdout_and_stderr(&out);
+        assert!(!all.contains("T0KEN"), "{format} leaked the token:\n{all}");
+        assert_eq!(
+            all.matches("://***@").count(),
+            if format == "table" { 2 } else { 3 },
+            "{format}:\n{all}"
+        );
+    }
+}
+
+#[test]
 fn a_byte_order_mark_does_not_send_line_1_through_the_template() {
     let f = FaultServer::start();
     let s = TestServer::instant();

@@ -153,7 +153,7 @@ impl Fetcher {
                     .as_deref()
                     .and_then(|v| retry::parse_retry_after(v, std::time::SystemTime::now()));
                 if moved(url, &resp.url) {
-                    page.final_url = Some(mask(&resp.url));
+                    page.final_url = Some(mask(&resp.url).into_owned());
                 }
                 page.transport = Transport {
                     http: Some(resp.version),
