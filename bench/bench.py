@@ -149,7 +149,9 @@ def check_total(text, expected):
     return None
 
 
-def check_oha(text, n, size):
+def check_oha(text, n, expected):
+    """oha picks each request's URL at random from the list, so its byte total can only be bounded:
+    every answer a 200, and n pages' worth of the list's smallest to largest page."""
     try:
         doc = json.loads(text)
     except ValueError:
@@ -158,8 +160,8 @@ def check_oha(text, n, size):
     if codes.get("200") != n:
         return f"status codes {codes}, expected {n} x 200"
     total = doc.get("summary", {}).get("totalData")
-    if total is not None and total != n * size:
-        return f"totalData {total}, expected {n * size}"
+    if total is not None and not n * min(expected) <= total <= n * max(expected):
+        return f"totalData {total}, expected {n * min(expected)} to {n * max(expected)}"
     return None
 
 
@@ -170,7 +172,10 @@ def tools_for(files, n, c):
     urls, expected = files["urls"], files["expected"]
     wfmt = "%{url_effective} %{size_download}\\n"
     pf = [PAGEFETCH, "fetch", "-q", "--format", "csv", "-c", str(c), "-t", files["template"], "-f", files["terms"]]
-    one_url = urls[0]
+    # oha fetches the same list (a URL drawn at random from it for each request), not one URL n
+    # times: the same pages, sizes and URL handling as every other tool. One URL repeated was 5%
+    # fewer bytes on big100k and about 20% faster for oha (measured on 2026-11-26).
+    oha_list = ["--urls-from-file", files["urls_file"]]
     if files.get("cacert"):
         pf += ["--cacert", files["cacert"]]
         oha = [OHA, "-n", str(n), "-c", str(c), "--no-tui", "--output-format", "json", "--insecure"]
@@ -182,8 +187,8 @@ def tools_for(files, n, c):
                 ["curl", "-s", "-Z", "--parallel-max", str(c), "--cacert", files["cacert"], "-K", files["curl_config"], "-w", wfmt],
                 lambda t: check_url_sizes(t, urls, expected),
             ),
-            ("oha --insecure", oha + [one_url], lambda t: check_oha(t, n, expected[0])),
-            ("oha --insecure --http2", oha + ["--http2", one_url], lambda t: check_oha(t, n, expected[0])),
+            ("oha --insecure", oha + oha_list, lambda t: check_oha(t, n, expected)),
+            ("oha --insecure --http2", oha + ["--http2"] + oha_list, lambda t: check_oha(t, n, expected)),
         ]
     return [
         ("pagefetch joinset", pf + ["-m", "joinset"], lambda t: check_pagefetch_csv(t, expected)),
@@ -226,8 +231,8 @@ def tools_for(files, n, c):
         ),
         (
             "oha",
-            [OHA, "-n", str(n), "-c", str(c), "--no-tui", "--output-format", "json", one_url],
-            lambda t: check_oha(t, n, expected[0]),
+            [OHA, "-n", str(n), "-c", str(c), "--no-tui", "--output-format", "json"] + oha_list,
+            lambda t: check_oha(t, n, expected),
         ),
     ]
 
