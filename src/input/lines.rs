@@ -74,7 +74,13 @@ impl<R: BufRead> LineReader<R> {
                         t if t.contains('\0') => Err(bad("contains a NUL byte")),
                         t => Ok(t.to_string()),
                     },
-                    Err(_) => Err(bad("not valid UTF-8")),
+                    // Where and what, so a person can find it in a long line: a Latin-1 `é`
+                    // is byte 0xe9.
+                    Err(e) => Err(bad(&format!(
+                        "not valid UTF-8 (byte {} is {:#04x})",
+                        e.valid_up_to() + 1,
+                        self.buf[e.valid_up_to()]
+                    ))),
                 }
             };
             return Ok(Some(Line {

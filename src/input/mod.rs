@@ -200,13 +200,16 @@ mod tests {
 
     #[test]
     fn bad_lines_become_errors_and_the_rest_survives() {
-        let mut input = b"apple\n\xff\xfe\n".to_vec();
+        let mut input = b"apple\ncaf\xe9 \xff\n".to_vec();
         input.extend(vec![b'x'; MAX_LINE_BYTES + 10]);
         input.extend(b"\npear\n");
         let got = texts(&input);
         assert_eq!(got.len(), 4);
         assert_eq!(got[0], Ok("apple".into()));
-        assert_eq!(got[1], Err("line 2 of in.txt: not valid UTF-8".into()));
+        assert_eq!(
+            got[1],
+            Err("line 2 of in.txt: not valid UTF-8 (byte 4 is 0xe9)".into())
+        );
         assert_eq!(got[2], Err("line 3 of in.txt: longer than 64 KiB".into()));
         assert_eq!(got[3], Ok("pear".into()));
     }
