@@ -8,15 +8,16 @@ use url::Url;
 /// the user name as `***` (`https://TOKEN@host/` is how tokens often travel): credentials are
 /// sent, never shown.
 pub fn mask(url: &Url) -> Cow<'_, str> {
-    let mut shown = url.clone();
-    // Neither can fail: a URL with a user name or a password has a host that can carry them.
-    if url.password().is_some() {
-        let _ = shown.set_password(Some("***"));
-    } else if !url.username().is_empty() {
-        let _ = shown.set_username("***");
-    } else {
+    let has_password = url.password().is_some();
+    if !has_password && url.username().is_empty() {
         return Cow::Borrowed(url.as_str());
     }
+    let mut shown = url.clone();
+    // Neither can fail: a URL with a user name or a password has a host that can carry them.
+    let _ = match has_password {
+        true => shown.set_password(Some("***")),
+        false => shown.set_username("***"),
+    };
     Cow::Owned(shown.into())
 }
 

@@ -187,12 +187,11 @@ impl Template {
                     .map_err(|e| format!("invalid URL: {e}"))
                     .and_then(check)
                     .map_err(at);
-                // Parsed, the URL says exactly where its password is; broken, only the text can.
-                let input = match &url {
-                    Ok(u) if u.password().is_some() || !u.username().is_empty() => {
-                        mask(u).into_owned()
-                    }
-                    Ok(_) => t.to_string(),
+                // Parsed, the URL says exactly where its credentials are; broken, only the text
+                // can. Without credentials the input is kept as given, not as parsed.
+                let input = match url.as_ref().map(mask) {
+                    Ok(Cow::Owned(masked)) => masked,
+                    Ok(Cow::Borrowed(_)) => t.to_string(),
                     Err(_) => mask_userinfo(t).into_owned(),
                 };
                 Job::new(index, input, url)

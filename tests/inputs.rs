@@ -15,6 +15,21 @@ fn stdout_and_stderr(out: &std::process::Output) -> String {
     )
 }
 
+/// `fetch` of `inputs` in each format: the format and all it wrote, stdout then stderr.
+fn in_every_format(s: &TestServer, inputs: &[&str]) -> Vec<(&'static str, String)> {
+    ["table", "json", "ndjson", "csv"]
+        .into_iter()
+        .map(|format| {
+            let out = pagefetch()
+                .args(["fetch", "--format", format, "-t", &s.template()])
+                .args(inputs)
+                .output()
+                .unwrap();
+            (format, stdout_and_stderr(&out))
+        })
+        .collect()
+}
+
 #[test]
 fn a_password_in_a_url_that_does_not_parse_is_never_shown() {
     let inputs = [
@@ -24,13 +39,7 @@ fn a_password_in_a_url_that_does_not_parse_is_never_shown() {
         "ftp://alice:s3cret@h/x",
     ];
     let s = TestServer::instant();
-    for format in ["table", "json", "ndjson", "csv"] {
-        let out = pagefetch()
-            .args(["fetch", "--format", format, "-t", &s.template()])
-            .args(inputs)
-            .output()
-            .unwrap();
-        let all = stdout_and_stderr(&out);
+    for (format, all) in in_every_format(&s, &inputs) {
         assert!(
             !all.contains("s3cret"),
             "{format} leaked the password:\n{all}"
@@ -57,13 +66,7 @@ fn a_token_as_user_name_is_never_shown() {
         .url("tok", "bytes=10")
         .replace("http://", "http://ghp_T0KEN@");
     let inputs = [fetched.as_str(), "http://ghp_T0KEN@127.0.0.1:99999/x"];
-    for format in ["table", "json", "ndjson", "csv"] {
-        let out = pagefetch()
-            .args(["fetch", "--format", format, "-t", &s.template()])
-            .args(inputs)
-            .output()
-            .unwrap();
-        let all = stdout_and_stderr(&out);
+    for (format, all) in in_every_format(&s, &inputs) {
         assert!(!all.contains("T0KEN"), "{format} leaked the token:\n{all}");
         assert_eq!(
             all.matches("://***@").count(),

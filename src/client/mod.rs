@@ -114,7 +114,8 @@ impl Client {
         resent: &mut u32,
     ) -> Result<Response, PageError> {
         let mut url = url.clone();
-        let mut visited = vec![url.clone()];
+        // The chain of a redirect, for loop detection; most pages have none, so it starts empty.
+        let mut visited = Vec::new();
         let mut headers = self.headers_for(&url);
         loop {
             let (resp, conn) = self.send(&url, &headers, resent).await?;
@@ -122,6 +123,9 @@ impl Client {
             let location = resp.headers().get(header::LOCATION).cloned();
             let next = match (status.is_redirection(), location) {
                 (true, Some(loc)) if status != StatusCode::NOT_MODIFIED => {
+                    if visited.is_empty() {
+                        visited.push(url.clone());
+                    }
                     self.next_hop(&url, &loc, &visited)?
                 }
                 _ => return Ok(self.response(url, resp, conn, limit)),
