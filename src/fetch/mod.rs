@@ -91,13 +91,13 @@ impl Fetcher {
     /// let it go; retry waits are inside it.
     pub async fn fetch_one(&self, job: Arc<Job>) -> PageResult {
         let url = match &job.url {
-            Ok(u) => u.clone(),
+            Ok(u) => u,
             Err(e) => {
                 let e = PageError::Input(e.clone());
                 return PageResult::failed(job, e);
             }
         };
-        let _pass = self.gate.enter(&url).await;
+        let _pass = self.gate.enter(url).await;
         let start = Instant::now();
         let started = start.saturating_duration_since(self.epoch);
         let retry = self.settings.retry;
@@ -105,7 +105,7 @@ impl Fetcher {
         let mut waited = Duration::ZERO;
         let mut attempts = 1;
         loop {
-            let (mut page, retry_after, resent) = self.attempt(job.clone(), &url, start).await;
+            let (mut page, retry_after, resent) = self.attempt(job.clone(), url, start).await;
             attempts += resent;
             let again = retry::worth_retrying(page.status, page.error.as_ref())
                 .then(|| retry.wait(attempts, start.elapsed(), retry_after, jitter.unit()))
