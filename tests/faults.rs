@@ -187,6 +187,74 @@ fn redirects_are_followed_within_the_limit_and_loops_stop() {
     }
 }
 
+/// A 4-hop chain that leaves the origin by host, port and scheme, then comes back: the user's
+/// credential headers reach the origin only (twice), every other header reaches every hop.
+#[test]
+fn credential_headers_stay_with_their_origin_across_redirects() {
+    let ca = pagefetch::server::tls::Authority::new("test CA").unwrap();
+    let ca_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca_file.path(), ca.pem()).unwrap();
+    for mode in MODES {
+        let a = FaultServer::start();
+        let b = FaultServer::start();
+        let t = FaultServer::start_tls(ca.localhost().unwrap().server_config().unwrap());
+        let (pa, pb, pt) = (a.port(), b.port(), t.port());
+        let back = format!("http://127.0.0.1:{pa}/ok/7");
+        let start = format!(
+            "http://127.0.0.1:{pa}/to/http://localhost:{pa}/to/http://127.0.0.1:{pb}\
+             /to/https://localhost:{pt}/to/{back}"
+        );
+        let out = pagefetch()
+            .args(["fetch", "--format", "json", "-m", mode, "--cacert"])
+            .arg(ca_file.path())
+            .args([
+                "-H",
+                "Authorization: Bearer tok3n",
+                "-H",
+                "Cookie: sid=c00kie",
+            ])
+            .args([
+                "-H",
+                "Proxy-Authorization: Basic pr0xy",
+                "-H",
+                "X-Keep: yes",
+            ])
+            .arg(&start)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{mode}: {stderr}{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let page = &doc["pages"][0];
+        assert_eq!(page["bytes"], 7, "{mode}: {page}");
+        assert_eq!(page["final_url"], back, "{mode}: {page}");
+        let heads: Vec<String> = [a.heads(), b.heads(), t.heads()]
+            .concat()
+            .iter()
+            .map(|h| h.to_lowercase())
+            .collect();
+        assert_eq!(heads.len(), 5, "{mode}: five requests: {heads:#?}");
+        for head in &heads {
+            assert!(head.contains("x-keep: yes"), "{mode}: {head}");
+            let at_origin = head.contains(&format!("host: 127.0.0.1:{pa}\r\n"));
+            for secret in ["tok3n", "c00kie", "pr0xy"] {
+                assert_eq!(
+                    head.contains(secret),
+                    at_origin,
+                    "{mode}: {secret} at the origin only:\n{head}"
+                );
+            }
+        }
+        let at_origin = heads.iter().filter(|h| h.contains("tok3n")).count();
+        assert_eq!(at_origin, 2, "{mode}: the first and the last hop");
+    }
+}
+
 #[test]
 fn http_errors_are_pages_unless_fail() {
     let s = FaultServer::start();

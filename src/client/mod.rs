@@ -113,10 +113,11 @@ impl Client {
         limit: u64,
         resent: &mut u32,
     ) -> Result<Response, PageError> {
+        let origin = url;
         let mut url = url.clone();
         // The chain of a redirect, for loop detection; most pages have none, so it starts empty.
         let mut visited = Vec::new();
-        let mut headers = self.headers_for(&url);
+        let mut headers = self.headers_for(&url, true);
         loop {
             let (resp, conn) = self.send(&url, &headers, resent).await?;
             let status = resp.status();
@@ -134,16 +135,9 @@ impl Client {
             let mut body = Body::new(resp.into_body(), conn, None, 64 * 1024);
             while let Ok(Step::Data(_, false)) = body.next().await {}
             drop(body);
-            // Credentials are for the origin they were given for: not sent to another one.
-            if !same_origin(&url, &next) {
-                headers = self.headers_for(&next);
-                for (name, value) in &self.options.headers {
-                    if *name == header::AUTHORIZATION || *name == header::COOKIE {
-                        continue;
-                    }
-                    headers.insert(name.clone(), value.clone());
-                }
-            }
+            // The user's credentials are for the origin they were given for: like curl, they go
+            // to no other host, scheme or port on the way, and again once the chain comes back.
+            headers = self.headers_for(&next, same_origin(origin, &next));
             visited.push(next.clone());
             url = next;
         }
@@ -221,7 +215,8 @@ impl Client {
     }
 
     /// The headers of a request to `url`: ours, the user's (which win), and the URL's credentials.
-    fn headers_for(&self, url: &Url) -> HeaderMap {
+    /// Without `user_credentials`, the user's headers that carry credentials are left out.
+    fn headers_for(&self, url: &Url, user_credentials: bool) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
         if let Ok(ua) = HeaderValue::from_str(&self.options.user_agent) {
@@ -239,7 +234,9 @@ impl Client {
             }
         }
         for (name, value) in &self.options.headers {
-            h.insert(name.clone(), value.clone());
+            if user_credentials || !carries_credentials(name) {
+                h.insert(name.clone(), value.clone());
+            }
         }
         h
     }
@@ -362,6 +359,16 @@ impl Client {
         }
         Ok(req)
     }
+}
+
+/// Headers that carry credentials: sent only to the origin the user gave them for.
+fn carries_credentials(name: &HeaderName) -> bool {
+    [
+        header::AUTHORIZATION,
+        header::COOKIE,
+        header::PROXY_AUTHORIZATION,
+    ]
+    .contains(name)
 }
 
 fn same_origin(a: &Url, b: &Url) -> bool {

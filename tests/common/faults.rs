@@ -11,6 +11,7 @@
 //! - `/endless`: chunked body that never ends
 //! - `/gzip-bomb`: a small gzip body that decodes to 4 GiB of zeros
 //! - `/loop`: redirects to itself; `/chain/N`: N redirects, then `/ok/100`
+//! - `/to/LOCATION`: redirects to LOCATION, the rest of the path as it is (`/to/http://h:1/ok/5`)
 //! - `/to-ftp`: redirects to an ftp:// URL
 //! - `/to-nowhere`: redirects to a host that does not resolve (`nowhere.invalid`)
 //! - `/status/N`: status N with a 20-byte body
@@ -18,7 +19,8 @@
 //! - `/http10`: HTTP/1.0 answer without Content-Length or keep-alive, body until close
 //! - `/vary`: 200 with 10 + (requests received so far) bytes: a page that changes between loops
 //!
-//! Every request head is recorded, so tests can check what pagefetch sent.
+//! Every request head is recorded, so tests can check what pagefetch sent. `start_tls` serves the
+//! same routes over TLS.
 
 #![allow(dead_code)]
 
@@ -26,17 +28,30 @@ use std::net::SocketAddr;
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 pub struct FaultServer {
     addr: SocketAddr,
+    scheme: &'static str,
     heads: Arc<Mutex<Vec<String>>>,
     _thread: std::thread::JoinHandle<()>,
 }
 
 impl FaultServer {
     pub fn start() -> FaultServer {
+        FaultServer::start_with(None)
+    }
+
+    /// The same routes over TLS, presenting `tls`, offering HTTP/1.1 only (ALPN).
+    pub fn start_tls(tls: Arc<rustls::ServerConfig>) -> FaultServer {
+        let mut tls = (*tls).clone();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        FaultServer::start_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(tls))))
+    }
+
+    fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> FaultServer {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let (tx, rx) = mpsc::channel();
         let heads = Arc::new(Mutex::new(Vec::new()));
         let heads2 = heads.clone();
@@ -55,21 +70,33 @@ impl FaultServer {
                     };
                     // Without it, a small head and body written apart wait 40 ms for a delayed ACK.
                     let _ = stream.set_nodelay(true);
-                    let addr = listener.local_addr().unwrap();
-                    tokio::spawn(connection(stream, addr, heads2.clone()));
+                    let heads = heads2.clone();
+                    match tls.clone() {
+                        None => tokio::spawn(connection(stream, heads)),
+                        Some(tls) => tokio::spawn(async move {
+                            if let Ok(stream) = tls.accept(stream).await {
+                                connection(stream, heads).await;
+                            }
+                        }),
+                    };
                 }
             });
         });
         let addr = rx.recv().unwrap();
         FaultServer {
             addr,
+            scheme,
             heads,
             _thread: thread,
         }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}://{}{path}", self.scheme, self.addr)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
     }
 
     /// Every request head received so far.
@@ -78,7 +105,24 @@ impl FaultServer {
     }
 }
 
-async fn connection(mut stream: TcpStream, addr: SocketAddr, heads: Arc<Mutex<Vec<String>>>) {
+/// A connection the fault routes can answer on: TCP, or TLS over TCP.
+trait Conn: AsyncRead + AsyncWrite + Unpin + Send {
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Conn for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Conn for tokio_rustls::server::TlsStream<TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+}
+
+async fn connection(mut stream: impl Conn, heads: Arc<Mutex<Vec<String>>>) {
     loop {
         let Some(head) = read_head(&mut stream).await else {
             return;
@@ -92,7 +136,7 @@ async fn connection(mut stream: TcpStream, addr: SocketAddr, heads: Arc<Mutex<Ve
                 let sent = stream.write_all(head.as_bytes()).await;
                 sent.is_ok() && stream.write_all(&vec![b'v'; n]).await.is_ok()
             }
-            _ => answer(&mut stream, &path, addr).await.unwrap_or(false),
+            _ => answer(&mut stream, &path).await.unwrap_or(false),
         };
         if !keep_alive {
             return;
@@ -100,7 +144,7 @@ async fn connection(mut stream: TcpStream, addr: SocketAddr, heads: Arc<Mutex<Ve
     }
 }
 
-async fn read_head(stream: &mut TcpStream) -> Option<String> {
+async fn read_head(stream: &mut impl Conn) -> Option<String> {
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
@@ -113,7 +157,7 @@ async fn read_head(stream: &mut TcpStream) -> Option<String> {
 }
 
 /// Answers one request; returns whether the connection may serve another.
-async fn answer(s: &mut TcpStream, path: &str, addr: SocketAddr) -> std::io::Result<bool> {
+async fn answer(s: &mut impl Conn, path: &str) -> std::io::Result<bool> {
     let ok_head = |n: usize| format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n");
     if let Some(n) = path.strip_prefix("/ok/") {
         let n: usize = n.parse().unwrap_or(100);
@@ -129,6 +173,10 @@ async fn answer(s: &mut TcpStream, path: &str, addr: SocketAddr) -> std::io::Res
             format!("/chain/{}", n - 1)
         };
         redirect(s, &next).await?;
+        return Ok(true);
+    }
+    if let Some(location) = path.strip_prefix("/to/") {
+        redirect(s, location).await?;
         return Ok(true);
     }
     if let Some(code) = path.strip_prefix("/status/") {
@@ -159,7 +207,7 @@ async fn answer(s: &mut TcpStream, path: &str, addr: SocketAddr) -> std::io::Res
             // Linger 0: closing sends RST instead of FIN. (Deprecated because a non-zero linger
             // blocks the thread on drop; zero never does.)
             #[allow(deprecated)]
-            s.set_linger(Some(Duration::ZERO))?;
+            s.tcp().set_linger(Some(Duration::ZERO))?;
         }
         "/endless" => {
             s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -201,7 +249,6 @@ async fn answer(s: &mut TcpStream, path: &str, addr: SocketAddr) -> std::io::Res
             s.write_all(&[b'h'; 5000]).await?;
         }
         other => {
-            let _ = addr;
             let body = format!("no route {other}");
             let head = format!(
                 "HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\n\r\n",
@@ -214,7 +261,7 @@ async fn answer(s: &mut TcpStream, path: &str, addr: SocketAddr) -> std::io::Res
     Ok(false)
 }
 
-async fn redirect(s: &mut TcpStream, location: &str) -> std::io::Result<()> {
+async fn redirect(s: &mut impl Conn, location: &str) -> std::io::Result<()> {
     let head = format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n");
     s.write_all(head.as_bytes()).await
 }
