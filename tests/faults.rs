@@ -371,3 +371,145 @@ fn a_full_accept_queue_hits_the_connect_timeout() {
     assert_eq!(v["pages"][0]["error"], "connect timed out after 300ms");
     assert_eq!(v["pages"][1]["bytes"], 9);
 }
+
+fn pages_of(out: &std::process::Output) -> Vec<Value> {
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    doc["pages"].as_array().unwrap().clone()
+}
+
+/// A server that closes HTTP/2 connections gracefully (GOAWAY after 5 streams, as nginx does after
+/// `keepalive_requests`) or refuses streams (REFUSED_STREAM) has processed none of the requests it
+/// turned away: every page is sent again and fetched, in every loop, and counts the resend.
+#[test]
+fn http2_requests_refused_by_goaway_or_refused_stream_are_sent_again() {
+    use common::h2server::{H2Config, H2Server};
+    use std::sync::atomic::Ordering::SeqCst;
+    let configs = [
+        (
+            "GOAWAY after 5",
+            H2Config {
+                goaway_after: Some(5),
+                ..Default::default()
+            },
+        ),
+        (
+            "REFUSED_STREAM every 4th",
+            H2Config {
+                refuse_every: Some(4),
+                ..Default::default()
+            },
+        ),
+    ];
+    for (case, config) in configs {
+        for mode in MODES {
+            let s = H2Server::start(config);
+            let urls: Vec<String> = (0..60)
+                .map(|i| s.url(&format!("/ok/{}", 100 + i)))
+                .collect();
+            let out = pagefetch()
+                .args([
+                    "fetch", "--http2", "--format", "json", "-c", "16", "-m", mode,
+                ])
+                .args(&urls)
+                .output()
+                .unwrap();
+            let pages = pages_of(&out);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            for (i, p) in pages.iter().enumerate() {
+                assert_eq!(p["status"], 200, "{case} {mode}: {p}\n{stderr}");
+                assert_eq!(p["bytes"], 100 + i, "{case} {mode}: {p}");
+            }
+            assert_eq!(out.status.code(), Some(0), "{case} {mode}: {stderr}");
+            let attempts: u64 = pages.iter().map(|p| p["attempts"].as_u64().unwrap()).sum();
+            let stats = &s.stats;
+            if config.refuse_every.is_some() {
+                // Every stream the server saw is one attempt of a page.
+                let refused = stats.refused.load(SeqCst);
+                assert!(refused >= 15, "{case} {mode}: {refused} refused");
+                assert_eq!(
+                    attempts as usize,
+                    stats.streams.load(SeqCst),
+                    "{case} {mode}"
+                );
+            } else {
+                let conns = stats.connections.load(SeqCst);
+                assert!(
+                    conns >= 3,
+                    "{case} {mode}: {conns} connections for 60 pages"
+                );
+                eprintln!(
+                    "{case} {mode}: {conns} connections, {} resends",
+                    attempts - 60
+                );
+            }
+        }
+    }
+}
+
+/// One stream's failure (a reset, a body that does not decode, a head over the limit) fails its
+/// own page; the other pages on that HTTP/2 connection are answered on it, in every loop.
+#[test]
+fn one_bad_http2_stream_fails_only_its_page() {
+    use common::h2server::{H2Config, H2Server};
+    use std::sync::atomic::Ordering::SeqCst;
+    let cases = [
+        (
+            "/rst",
+            "the server reset the HTTP/2 stream: an internal error (INTERNAL_ERROR)",
+        ),
+        ("/bad-gzip", "cannot decode gzip"),
+        ("/head/300", "a response head over 256 KiB"),
+    ];
+    for (bad, words) in cases {
+        for mode in MODES {
+            let s = H2Server::start(H2Config::default());
+            let mut urls = vec![s.url(bad)];
+            urls.extend((0..15).map(|i| s.url(&format!("/after-bad/{}", 200 + i))));
+            let out = pagefetch()
+                .args([
+                    "fetch",
+                    "--http2",
+                    "--compressed",
+                    "--format",
+                    "json",
+                    "-c",
+                    "16",
+                ])
+                .args(["--timeout", "20s", "-m", mode])
+                .args(&urls)
+                .output()
+                .unwrap();
+            let pages = pages_of(&out);
+            assert_eq!(out.status.code(), Some(1), "{bad} {mode}");
+            assert!(
+                error(&pages[0]).contains(words),
+                "{bad} {mode}: {}",
+                pages[0]
+            );
+            for (i, p) in pages.iter().enumerate().skip(1) {
+                assert_eq!(p["status"], 200, "{bad} {mode}: {p}");
+                assert_eq!(p["bytes"], 199 + i, "{bad} {mode}: {p}");
+            }
+            let conns = s.stats.connections.load(SeqCst);
+            assert_eq!(
+                conns, 1,
+                "{bad} {mode}: the connection outlived the bad stream"
+            );
+        }
+    }
+}
+
+/// HTTP/2 response heads as large as curl accepts (100 KiB) are read.
+#[test]
+fn a_100_kib_http2_head_is_accepted() {
+    let s = common::h2server::H2Server::start(Default::default());
+    let out = pagefetch()
+        .args(["fetch", "--http2", "--format", "json", &s.url("/head/100")])
+        .output()
+        .unwrap();
+    let pages = pages_of(&out);
+    assert_eq!(pages[0]["status"], 200, "{}", pages[0]);
+    assert_eq!(pages[0]["bytes"], 10);
+}

@@ -256,7 +256,9 @@ impl Client {
             HttpVersions::Http2 => true,
             HttpVersions::Auto => route.https,
         };
-        for reuse in [true, false] {
+        let mut reuse = true;
+        let mut resends = 0;
+        loop {
             let mut conn = self.connection(&route, may_be_h2, reuse).await?;
             let request = self.request(url, headers, &route, conn.is_h2())?;
             let sent = match conn.sender() {
@@ -269,19 +271,34 @@ impl Client {
                     Err(e) => Err(e),
                 },
             };
+            let proxy = route.proxy.as_ref().map(|p| p.shown.as_str());
             match sent {
                 Ok(resp) => return Ok((resp, conn)),
+                // The server took the request in no way: send it again, on a new connection
+                // that the other refused requests share.
+                Err(e) if refused(&e) && resends < MAX_RESENDS => {
+                    conn.retire();
+                    *resent += 1;
+                    resends += 1;
+                }
+                Err(e) if refused(&e) => {
+                    conn.retire();
+                    return Err(classify(&e, proxy));
+                }
                 Err(e) if conn.reused && reuse && unsent(&e) => {
+                    // An HTTP/1.1 request goes to a new connection, not another idle one that
+                    // may be as stale; an HTTP/2 route shares one connection anyway.
+                    reuse = conn.is_h2();
                     conn.discard();
                     *resent += 1;
+                    resends += 1;
                 }
                 Err(e) => {
                     conn.discard();
-                    return Err(classify(&e, route.proxy.as_ref().map(|p| p.shown.as_str())));
+                    return Err(classify(&e, proxy));
                 }
             }
         }
-        unreachable!("the second attempt returns")
     }
 
     async fn connection(
@@ -377,6 +394,34 @@ fn same_origin(a: &Url, b: &Url) -> bool {
         && a.port_or_known_default() == b.port_or_known_default()
 }
 
+/// How often one request is sent again because the server did not take it.
+const MAX_RESENDS: u32 = 5;
+
+/// An HTTP/2 request the server says it did not process (RFC 9113 §8.7): a stream above the last
+/// one a graceful GOAWAY will answer, or one reset with REFUSED_STREAM. A GOAWAY with an error
+/// code also ends the streams it had taken, so those are not known to be unprocessed.
+fn refused(e: &hyper::Error) -> bool {
+    h2_error(e).is_some_and(|h| {
+        h.is_remote()
+            && match h.reason() {
+                Some(h2::Reason::NO_ERROR) => h.is_go_away(),
+                Some(h2::Reason::REFUSED_STREAM) => h.is_reset(),
+                _ => false,
+            }
+    })
+}
+
+fn h2_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a h2::Error> {
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        if let Some(h) = c.downcast_ref::<h2::Error>() {
+            return Some(h);
+        }
+        cur = c.source();
+    }
+    None
+}
+
 /// A request that failed before the server could have seen it: safe to send again.
 fn unsent(e: &hyper::Error) -> bool {
     e.is_canceled() || e.is_closed() || (e.is_incomplete_message() && !e.is_body_write_aborted())
@@ -391,6 +436,9 @@ fn classify(e: &hyper::Error, proxy: Option<&str>) -> PageError {
     };
     if e.is_parse() || e.is_parse_status() || e.is_parse_too_large() {
         PageError::Request(format!("not an HTTP answer: {what}"))
+    } else if h2_error(e).is_some_and(|h| h.is_go_away() || h.is_io()) {
+        // The HTTP/2 connection ended (GOAWAY or I/O): a connection failure, worth a retry.
+        PageError::Connect(what)
     } else if unsent(e) || has_io_error(e) {
         // The connection failed before an answer came: a connection failure, worth a retry.
         PageError::Connect(what)
@@ -418,6 +466,11 @@ pub fn words(err: &(dyn std::error::Error + 'static)) -> String {
         if let Some(io) = cur.downcast_ref::<io::Error>() {
             return io_words(io);
         }
+        if let Some(h) = cur.downcast_ref::<h2::Error>() {
+            if let Some(text) = h2_words(h) {
+                return text;
+            }
+        }
         let text = cur.to_string();
         if !text.is_empty() {
             innermost = text;
@@ -428,6 +481,52 @@ pub fn words(err: &(dyn std::error::Error + 'static)) -> String {
         "connection closed before message completed" => "connection closed early".into(),
         _ => innermost,
     }
+}
+
+/// An HTTP/2 error in words (h2's own text reads "connection error received: not a result of an
+/// error" for a graceful GOAWAY); None for an I/O error, which `io_words` says better.
+fn h2_words(h: &h2::Error) -> Option<String> {
+    let reason = h.reason()?;
+    let why = reason_words(reason);
+    Some(match (h.is_go_away(), h.is_remote()) {
+        (true, true) if reason == h2::Reason::NO_ERROR => {
+            "the server closed the HTTP/2 connection (GOAWAY) before answering".into()
+        }
+        (true, true) => format!("the server ended the HTTP/2 connection: {why}"),
+        (true, false) => format!("the server broke the HTTP/2 protocol: {why}"),
+        (false, true) => format!("the server reset the HTTP/2 stream: {why}"),
+        // h2 resets a stream itself when the server breaks the protocol on it, as with a
+        // response head over the limit.
+        (false, false) if reason == h2::Reason::PROTOCOL_ERROR => format!(
+            "the server broke the HTTP/2 protocol on this stream \
+             (a response head over {} KiB, or a malformed one)",
+            pool::H2_MAX_HEAD / 1024
+        ),
+        (false, false) => format!("HTTP/2 stream ended: {why}"),
+    })
+}
+
+/// An HTTP/2 error code (RFC 9113 §7) in words, with its name to search for.
+fn reason_words(reason: h2::Reason) -> String {
+    use h2::Reason as R;
+    let (name, what) = match reason {
+        R::NO_ERROR => ("NO_ERROR", "no error"),
+        R::PROTOCOL_ERROR => ("PROTOCOL_ERROR", "a protocol error"),
+        R::INTERNAL_ERROR => ("INTERNAL_ERROR", "an internal error"),
+        R::FLOW_CONTROL_ERROR => ("FLOW_CONTROL_ERROR", "a flow-control error"),
+        R::SETTINGS_TIMEOUT => ("SETTINGS_TIMEOUT", "settings not acknowledged"),
+        R::STREAM_CLOSED => ("STREAM_CLOSED", "data on a closed stream"),
+        R::FRAME_SIZE_ERROR => ("FRAME_SIZE_ERROR", "a frame of the wrong size"),
+        R::REFUSED_STREAM => ("REFUSED_STREAM", "refused before processing"),
+        R::CANCEL => ("CANCEL", "cancelled"),
+        R::COMPRESSION_ERROR => ("COMPRESSION_ERROR", "a header compression error"),
+        R::CONNECT_ERROR => ("CONNECT_ERROR", "a CONNECT error"),
+        R::ENHANCE_YOUR_CALM => ("ENHANCE_YOUR_CALM", "too many requests"),
+        R::INADEQUATE_SECURITY => ("INADEQUATE_SECURITY", "inadequate TLS security"),
+        R::HTTP_1_1_REQUIRED => ("HTTP_1_1_REQUIRED", "HTTP/1.1 required"),
+        other => return format!("HTTP/2 error code {}", u32::from(other)),
+    };
+    format!("{what} ({name})")
 }
 
 /// An I/O error as curl would say it.

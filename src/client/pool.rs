@@ -8,7 +8,9 @@
 //! thousands of hosts kept a pooled connection to each until the process ran out of files.
 //!
 //! A route that may speak HTTP/2 gets one connection that every request shares: while it is being
-//! opened, other requests to the route wait for it instead of opening their own.
+//! opened, other requests to the route wait for it instead of opening their own. A failure of one
+//! of its streams fails that page only; a connection the server is closing (GOAWAY) is retired:
+//! it finishes the streams it took, and the next requests open a new one.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
@@ -16,7 +18,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use http_body_util::Empty;
@@ -30,6 +32,10 @@ use crate::page::{Opening, PageError};
 
 /// Largest read buffer of an HTTP/1.1 connection.
 const READ_BUF_MAX: usize = 32 * 1024;
+
+/// The largest HTTP/2 response head accepted (decoded). hyper's default, 16 KiB, failed pages
+/// that curl (100 KiB a header) fetches.
+pub const H2_MAX_HEAD: u32 = 256 * 1024;
 
 /// The request body type: pagefetch only sends GET.
 pub type ReqBody = Empty<Bytes>;
@@ -165,7 +171,10 @@ impl Pool {
     /// Runs the HTTP handshake on a new connection and hands it to the page that opened it.
     async fn start(self: &Arc<Self>, route: &Route, opened: Opened) -> Result<Pooled, PageError> {
         let conn = Arc::new(Conn {
-            stream: Mutex::new(Some(opened.stream)),
+            io: Mutex::new(Io {
+                stream: Some(opened.stream),
+                reader: None,
+            }),
             counted: AtomicBool::new(true),
             open: self.open.clone(),
         });
@@ -177,6 +186,7 @@ impl Pool {
         let sender = if opened.h2 {
             let (sender, connection) = http2::Builder::new(TokioExecutor::new())
                 .timer(TokioTimer::new())
+                .max_header_list_size(H2_MAX_HEAD)
                 .handshake(io)
                 .await
                 .map_err(handshake_failed)?;
@@ -428,17 +438,36 @@ impl Pooled {
         }
     }
 
-    /// The connection failed this request: it serves no other.
+    /// This request failed. An HTTP/1.1 connection serves no other; a shared HTTP/2 one keeps
+    /// serving its other streams (one stream's error is that page's alone) unless it is closed,
+    /// in which case hyper has already failed every stream on it.
     pub fn discard(mut self) {
+        match self.sender.take() {
+            Some(Sender::H2(sender)) if !sender.is_closed() && self.conn.is_open() => {
+                self.pool.leave_h2(&self.route, &self.conn)
+            }
+            Some(Sender::H2(_)) => self.forget_h2(),
+            _ => self.conn.close(),
+        }
+    }
+
+    /// The server is closing this HTTP/2 connection (GOAWAY): it takes no new request, but the
+    /// streams it accepted run to their end, after which hyper's task ends and closes it.
+    pub fn retire(mut self) {
         self.sender.take();
-        self.conn.close();
+        self.forget_h2();
+    }
+
+    fn forget_h2(&self) {
         let mut st = self.pool.lock();
         if st
             .h2
             .get(&self.route)
             .is_some_and(|h| Arc::ptr_eq(&h.conn, &self.conn))
         {
-            st.h2.remove(&self.route);
+            if let Some(stamp) = st.h2.remove(&self.route).and_then(|h| h.stamp) {
+                st.order.remove(&stamp);
+            }
         }
     }
 }
@@ -457,15 +486,28 @@ impl Drop for Pooled {
 /// The descriptor side of a connection: the stream, closed exactly once, by whoever comes first
 /// (the pool making room, a failed request, or the end of hyper's connection task).
 pub struct Conn {
-    stream: Mutex<Option<Stream>>,
+    io: Mutex<Io>,
     counted: AtomicBool,
     open: Arc<AtomicUsize>,
 }
 
+struct Io {
+    stream: Option<Stream>,
+    /// The task last waiting to read: closing wakes it, so hyper sees the end at once and fails
+    /// the requests still on the connection instead of leaving them to their timeouts.
+    reader: Option<Waker>,
+}
+
 impl Conn {
     fn close(&self) {
-        let stream = self.stream.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let (stream, reader) = {
+            let mut io = self.io.lock().unwrap_or_else(|e| e.into_inner());
+            (io.stream.take(), io.reader.take())
+        };
         drop(stream);
+        if let Some(reader) = reader {
+            reader.wake();
+        }
         if self.counted.swap(false, Ordering::SeqCst) {
             self.open.fetch_sub(1, Ordering::SeqCst);
         }
@@ -485,8 +527,8 @@ impl ConnIo {
         closed: impl FnOnce() -> Poll<io::Result<T>>,
         f: impl FnOnce(Pin<&mut Stream>) -> Poll<io::Result<T>>,
     ) -> Poll<io::Result<T>> {
-        let mut guard = self.0.stream.lock().unwrap_or_else(|e| e.into_inner());
-        match guard.as_mut() {
+        let mut guard = self.0.io.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.stream.as_mut() {
             Some(s) => f(Pin::new(s)),
             None => closed(),
         }
@@ -503,7 +545,16 @@ impl AsyncRead for ConnIo {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        self.with(not_connected, |s| s.poll_read(cx, buf))
+        let mut guard = self.0.io.lock().unwrap_or_else(|e| e.into_inner());
+        let io = &mut *guard;
+        let Some(s) = io.stream.as_mut() else {
+            return not_connected();
+        };
+        let polled = Pin::new(s).poll_read(cx, buf);
+        if polled.is_pending() && !io.reader.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            io.reader = Some(cx.waker().clone());
+        }
+        polled
     }
 }
 

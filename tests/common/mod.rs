@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod faults;
+pub mod h2server;
 pub mod proxy;
 
 use std::net::SocketAddr;
