@@ -178,29 +178,30 @@ fn parse_no_proxy(list: &str) -> Vec<NoProxy> {
     list.split(',')
         .map(str::trim)
         .filter(|e| !e.is_empty())
-        .map(|e| {
-            if e == "*" {
-                return NoProxy::All;
-            }
-            let (addr, bits) = match e.split_once('/') {
-                Some((a, b)) => (a, b.parse().ok()),
-                None => (e, None),
-            };
-            let addr = addr.trim_start_matches('[').trim_end_matches(']');
-            match addr.parse::<IpAddr>() {
-                Ok(ip) => {
-                    let max = if ip.is_ipv4() { 32 } else { 128 };
-                    NoProxy::Net(ip, bits.unwrap_or(max).min(max))
-                }
-                Err(_) => {
-                    let d = e.trim_start_matches("*.").trim_start_matches('.');
-                    // A port (`example.com:8080`) is accepted and ignored, as curl does.
-                    let d = d.split(':').next().unwrap_or(d);
-                    NoProxy::Domain(d.to_ascii_lowercase())
-                }
-            }
-        })
+        .filter_map(parse_entry)
         .collect()
+}
+
+/// One trimmed, non-empty `NO_PROXY` entry; `None` for one that can match nothing.
+fn parse_entry(e: &str) -> Option<NoProxy> {
+    if e == "*" {
+        return Some(NoProxy::All);
+    }
+    let (addr, bits) = match e.split_once('/') {
+        Some((a, b)) => (a, b.parse().ok()),
+        None => (e, None),
+    };
+    let addr = addr.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = addr.parse::<IpAddr>() {
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        return Some(NoProxy::Net(ip, bits.unwrap_or(max).min(max)));
+    }
+    let d = e.trim_start_matches("*.").trim_start_matches('.');
+    // A port (`example.com:8080`) is accepted and ignored, as curl does.
+    let d = d.split(':').next().unwrap_or(d);
+    // `a.test.` is the fully qualified `a.test`, as a host's trailing dot is (curl ignores both).
+    let d = d.strip_suffix('.').unwrap_or(d);
+    (!d.is_empty()).then(|| NoProxy::Domain(d.to_ascii_lowercase()))
 }
 
 impl NoProxy {
@@ -304,6 +305,27 @@ mod tests {
         assert_eq!(via(&all, "http://example.com/"), None);
         let none = Proxies::new(Some(""), None, env(&[("HTTP_PROXY", "p:1")])).unwrap();
         assert_eq!(via(&none, "http://example.com/"), None);
+    }
+
+    /// `(entry list, URL, proxied?)`, each checked against curl 7.88.1 with `--noproxy`.
+    fn assert_no_proxy(cases: &[(&str, &str, bool)]) {
+        for (list, url, proxied) in cases {
+            let p = Proxies::new(Some("proxy:3128"), Some(list), env(&[])).unwrap();
+            let want = proxied.then_some("proxy:3128");
+            assert_eq!(via(&p, url), want, "--noproxy {list:?} for {url}");
+        }
+    }
+
+    #[test]
+    fn a_trailing_dot_on_the_entry_or_the_host_is_ignored() {
+        assert_no_proxy(&[
+            ("a.test.", "http://a.test/", false),
+            ("a.test.", "http://x.a.test/", false),
+            ("a.test.", "http://a.test./", false),
+            ("a.test", "http://a.test./", false),
+            (".a.test.", "http://x.a.test./", false),
+            ("a.test.", "http://xa.test/", true),
+        ]);
     }
 
     #[test]
