@@ -197,9 +197,9 @@ fn parse_entry(e: &str) -> Option<NoProxy> {
         return Some(NoProxy::Net(ip, bits.unwrap_or(max).min(max)));
     }
     let d = e.trim_start_matches("*.").trim_start_matches('.');
-    // A port (`example.com:8080`) is accepted and ignored, as curl does.
-    let d = d.split(':').next().unwrap_or(d);
     // `a.test.` is the fully qualified `a.test`, as a host's trailing dot is (curl ignores both).
+    // An entry with a port (`a.test:8080`, `10.0.0.1:8080`) is kept whole and so matches no host,
+    // name or address: curl 7.88 compares entries without reading a port out of them.
     let d = d.strip_suffix('.').unwrap_or(d);
     (!d.is_empty()).then(|| NoProxy::Domain(d.to_ascii_lowercase()))
 }
@@ -325,6 +325,20 @@ mod tests {
             ("a.test", "http://a.test./", false),
             (".a.test.", "http://x.a.test./", false),
             ("a.test.", "http://xa.test/", true),
+        ]);
+    }
+
+    #[test]
+    fn an_entry_with_a_port_matches_nothing_for_names_and_addresses_alike() {
+        assert_no_proxy(&[
+            ("a.test:8080", "http://a.test:8080/", true),
+            ("a.test:8080", "http://a.test/", true),
+            ("10.9.8.7:8080", "http://10.9.8.7:8080/", true),
+            ("10.9.8.7:8080", "http://10.9.8.7/", true),
+            ("[2001:db8::1]:8080", "http://[2001:db8::1]:8080/", true),
+            // The URL's port never matters to an entry without one.
+            ("a.test", "http://a.test:8080/", false),
+            ("10.9.8.7", "http://10.9.8.7:8080/", false),
         ]);
     }
 
