@@ -162,3 +162,32 @@ fn proxy_flag_replaces_the_environment_and_its_password_is_sent_not_shown() {
         "{err}"
     );
 }
+
+#[test]
+fn no_proxy_follows_curl_on_trailing_dots_stars_in_a_list_and_ports() {
+    let s = TestServer::instant();
+    let p = Proxy::start();
+    let port = s.addr().port();
+    let url = format!("http://direct.test:{port}/search?q=x&bytes=3");
+    let resolve = format!("direct.test:{port}:127.0.0.1");
+    // (NO_PROXY, goes through the proxy?)
+    for (list, proxied) in [
+        ("direct.test.", false),
+        ("other.test,*", true),
+        (&*format!("direct.test:{port}"), true),
+    ] {
+        let before = p.heads().len();
+        let out = pagefetch()
+            .env("HTTP_PROXY", p.url())
+            .env("NO_PROXY", list)
+            .args(["fetch", "-q", "--resolve", &resolve, &url])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "NO_PROXY={list:?}");
+        assert_eq!(
+            p.heads().len() - before,
+            proxied as usize,
+            "NO_PROXY={list:?}"
+        );
+    }
+}

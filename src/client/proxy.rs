@@ -175,18 +175,20 @@ fn is_loopback(host: &Host<&str>) -> bool {
 }
 
 fn parse_no_proxy(list: &str) -> Vec<NoProxy> {
+    // Only a list that is just `*` means every host (curl wants exactly `*`; spaces around it are
+    // forgiven here). A `*` among other entries matches nothing, as in curl.
+    if list.trim() == "*" {
+        return vec![NoProxy::All];
+    }
     list.split(',')
         .map(str::trim)
-        .filter(|e| !e.is_empty())
+        .filter(|e| !e.is_empty() && *e != "*")
         .filter_map(parse_entry)
         .collect()
 }
 
 /// One trimmed, non-empty `NO_PROXY` entry; `None` for one that can match nothing.
 fn parse_entry(e: &str) -> Option<NoProxy> {
-    if e == "*" {
-        return Some(NoProxy::All);
-    }
     let (addr, bits) = match e.split_once('/') {
         Some((a, b)) => (a, b.parse().ok()),
         None => (e, None),
@@ -339,6 +341,17 @@ mod tests {
             // The URL's port never matters to an entry without one.
             ("a.test", "http://a.test:8080/", false),
             ("10.9.8.7", "http://10.9.8.7:8080/", false),
+        ]);
+    }
+
+    #[test]
+    fn only_a_lone_star_means_every_host() {
+        assert_no_proxy(&[
+            ("*", "http://a.test/", false),
+            (" * ", "http://a.test/", false),
+            ("b.test,*", "http://a.test/", true),
+            ("*,b.test", "http://a.test/", true),
+            ("b.test,*", "http://b.test/", false),
         ]);
     }
 
