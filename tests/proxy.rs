@@ -191,3 +191,29 @@ fn no_proxy_follows_curl_on_trailing_dots_stars_in_a_list_and_ports() {
         );
     }
 }
+
+#[test]
+fn ipv4_mapped_loopback_is_fetched_directly_not_through_the_proxy() {
+    let s = TestServer::instant();
+    let p = Proxy::start();
+    let port = s.addr().port();
+    // The test server listens on 127.0.0.1; [::ffff:127.0.0.1] reaches it through a dual-stack
+    // socket. Without one, the fetch fails, but it still must not go to the proxy.
+    let reachable = std::net::TcpStream::connect(("::ffff:127.0.0.1", port)).is_ok();
+    let url = format!("http://[::ffff:127.0.0.1]:{port}/search?q=x&bytes=5");
+    let out = pagefetch()
+        .env("HTTP_PROXY", p.url())
+        .args(["fetch", "--format", "json", &url])
+        .output()
+        .unwrap();
+    assert!(p.heads().is_empty(), "went via the proxy: {:?}", p.heads());
+    if reachable {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert_eq!(json(&out)["pages"][0]["bytes"], 5);
+    }
+}

@@ -170,7 +170,10 @@ fn is_loopback(host: &Host<&str>) -> bool {
             d == "localhost" || d.ends_with(".localhost")
         }
         Host::Ipv4(ip) => ip.is_loopback(),
-        Host::Ipv6(ip) => ip.is_loopback(),
+        // `[::ffff:127.0.0.1]` is 127.0.0.1 on a dual-stack socket, so it is loopback too.
+        Host::Ipv6(ip) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
     }
 }
 
@@ -353,6 +356,19 @@ mod tests {
             ("*,b.test", "http://a.test/", true),
             ("b.test,*", "http://b.test/", false),
         ]);
+    }
+
+    #[test]
+    fn ipv4_mapped_loopback_never_goes_through_a_proxy() {
+        let p = Proxies::new(Some("http://127.0.0.1:1"), None, env(&[])).unwrap();
+        for url in [
+            "http://[::ffff:127.0.0.1]:8080/",
+            "http://[::ffff:127.200.0.9]/",
+        ] {
+            assert_eq!(via(&p, url), None, "{url}");
+        }
+        assert_eq!(via(&p, "http://[::ffff:10.0.0.1]/"), Some("127.0.0.1:1"));
+        assert_eq!(via(&p, "http://[::2]/"), Some("127.0.0.1:1"));
     }
 
     #[test]
