@@ -168,8 +168,7 @@ async fn fetch_or_compare(
                 ));
             }
             select.skip = Some(Arc::new(r.done));
-            let sink = output::FileSink::new(r.file, path.display().to_string());
-            (Format::Ndjson, Box::new(sink) as Box<dyn Write>)
+            (Format::Ndjson, Box::new(r.sink) as Box<dyn Write>)
         }
         _ => (output.format, stdout_sink()),
     };

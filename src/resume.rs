@@ -4,11 +4,16 @@
 //!
 //! A record of a `cancelled` page is not final; with `--resume-failed` neither is a failed one.
 //! When one index has several records (a page refetched), the last one counts. A FILE written
-//! from other inputs (an index past their end, another input at an index, another count) is a
-//! usage error: appending to it would mix two lists.
+//! from other inputs (an index past their end, another input at an index, another count) or with
+//! another template (another URL at an index) is a usage error: appending to it would mix two runs.
+//!
+//! One process at a time: FILE is locked (flock, advisory) from before it is read until the run
+//! ends, and a second `--resume` of it is refused at once. Records are appended (O_APPEND) in whole
+//! lines, one write for each batch, so a reader or a kill never finds half a record in the middle.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use anyhow::{bail, Context};
@@ -17,25 +22,89 @@ use serde_json::Value;
 use crate::source::Done;
 use crate::template::Jobs;
 
-/// What FILE already holds, and FILE opened to append the rest.
+/// Records kept before a write: whole lines only are written, in one `write` each batch.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// What FILE already holds, and FILE (locked) to append the rest to.
 pub struct Resume {
     pub done: Done,
     /// Page records read (every record line, final or not).
     pub records: usize,
-    pub file: File,
+    pub sink: Sink,
 }
 
-/// Reads FILE (created when missing), checks it against `jobs`, cuts off a last line left
-/// unfinished by a kill, and opens it for appending.
+/// FILE open for appending and locked while this lives; it writes whole lines only.
+pub struct Sink {
+    file: File,
+    name: String,
+    /// Bytes given but not written yet; a line is written once its newline has arrived.
+    pending: Vec<u8>,
+}
+
+impl Sink {
+    /// Writes every complete line pending, in one `write_all` (one `write` but for a short one).
+    fn write_lines(&mut self) -> io::Result<()> {
+        let Some(last) = self.pending.iter().rposition(|&b| b == b'\n') else {
+            return Ok(());
+        };
+        let written = self.file.write_all(&self.pending[..=last]);
+        self.pending.drain(..=last);
+        written.map_err(|e| io::Error::new(e.kind(), format!("cannot write to {}: {e}", self.name)))
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        if self.pending.len() >= BATCH_BYTES {
+            self.write_lines()?;
+        }
+        Ok(buf.len())
+    }
+
+    /// Writes the complete lines; a record still being written stays until its end arrives.
+    fn flush(&mut self) -> io::Result<()> {
+        self.write_lines()
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        // An unfinished record is left out, as a reader would leave it.
+        let _ = self.write_lines();
+    }
+}
+
+/// Takes the advisory lock on `file`, or says that another process holds it.
+fn lock(file: &File, shown: &std::path::Display<'_>) -> anyhow::Result<()> {
+    // SAFETY: flock on a descriptor we own, with no pointer arguments.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    if err.kind() == io::ErrorKind::WouldBlock {
+        bail!(
+            "--resume {shown}: another pagefetch holds this file (it is resuming into it now); \
+             wait for that run to end, or resume into another file"
+        );
+    }
+    Err(err).with_context(|| format!("--resume {shown}: cannot lock it"))
+}
+
+/// Locks FILE (created when missing), reads it, checks it against `jobs`, cuts off a last line
+/// left unfinished by a kill, and opens it for appending.
 pub fn open(path: &Path, jobs: &Jobs, refetch_failed: bool) -> anyhow::Result<Resume> {
     let shown = path.display();
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
-        .write(true)
+        .append(true)
         .create(true)
         .truncate(false)
         .open(path)
         .with_context(|| format!("--resume {shown}: cannot open it"))?;
+    // Before reading: a run appending now would add records this one never sees.
+    lock(&file, &shown)?;
     let mut done = Done::default();
     let mut records = 0;
     // End of the last complete line: anything after it was cut off mid-write.
@@ -69,12 +138,25 @@ pub fn open(path: &Path, jobs: &Jobs, refetch_failed: bool) -> anyhow::Result<Re
                     );
                 }
                 let input = v["input"].as_str().unwrap_or_default();
-                let ours = jobs.job(index, index).input;
+                let job = jobs.job(index, index);
+                let ours = &job.input;
                 if input != ours {
                     bail!(
                         "{}: page {index} is {input:?} there but {ours:?} in this input (a file \
                          from other inputs?)",
                         at()
+                    );
+                }
+                let url = v["url"].as_str();
+                let now = job.url_shown();
+                if url != now.as_deref() {
+                    let show = |u: Option<&str>| u.map_or("no URL".to_string(), str::to_string);
+                    bail!(
+                        "{}: page {index} ({input:?}) was fetched from {} there but would be \
+                         fetched from {} now (a file written with another template?)",
+                        at(),
+                        show(url),
+                        show(now.as_deref())
                     );
                 }
                 let cancelled = v["error_kind"] == "cancelled";
@@ -107,11 +189,14 @@ pub fn open(path: &Path, jobs: &Jobs, refetch_failed: bool) -> anyhow::Result<Re
     drop(reader);
     file.set_len(keep)
         .with_context(|| format!("--resume {shown}: cannot cut off its unfinished last line"))?;
-    file.seek(SeekFrom::End(0))?;
     Ok(Resume {
         done,
         records,
-        file,
+        sink: Sink {
+            file,
+            name: shown.to_string(),
+            pending: Vec::new(),
+        },
     })
 }
 
@@ -133,7 +218,7 @@ mod tests {
             .map(|k| format!("\"{k}\""))
             .unwrap_or("null".into());
         format!(
-            "{{\"type\":\"page\",\"index\":{index},\"input\":\"{input}\",\"error\":{error},\"error_kind\":{error}}}\n"
+            "{{\"type\":\"page\",\"index\":{index},\"input\":\"{input}\",\"url\":\"http://h/?q={input}\",\"error\":{error},\"error_kind\":{error}}}\n"
         )
     }
 
@@ -198,5 +283,53 @@ mod tests {
         // A missing file is a fresh start.
         let fresh = dir.path().join("new.ndjson");
         assert_eq!(open(&fresh, &jobs(&["a"]), false).unwrap().records, 0);
+    }
+
+    #[test]
+    fn a_file_from_another_template_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.ndjson");
+        std::fs::write(&path, page(0, "a", None)).unwrap();
+        let other = Jobs::new(
+            terms_from_args(&["a"]),
+            Template::parse("http://h/x?q={}").unwrap(),
+        );
+        let err = open(&path, &other, false).err().unwrap().to_string();
+        assert!(
+            err.contains("line 1")
+                && err.contains("http://h/?q=a")
+                && err.contains("http://h/x?q=a"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_locked_file_is_refused_until_its_holder_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.ndjson");
+        let held = open(&path, &jobs(&["a"]), false).unwrap();
+        let err = open(&path, &jobs(&["a"]), false).err().unwrap().to_string();
+        assert!(err.contains("another pagefetch holds this file"), "{err}");
+        drop(held);
+        assert!(open(&path, &jobs(&["a"]), false).is_ok());
+    }
+
+    #[test]
+    fn only_whole_lines_reach_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.ndjson");
+        let mut sink = open(&path, &jobs(&["a"]), false).unwrap().sink;
+        sink.write_all(b"{\"a\":1}\n{\"b\"").unwrap();
+        sink.flush().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"a\":1}\n");
+        sink.write_all(&vec![b' '; BATCH_BYTES]).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"a\":1}\n");
+        sink.write_all(b":2}\n{\"c\"").unwrap();
+        drop(sink);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.ends_with(":2}\n") && !text.contains("\"c\""),
+            "{text:?}"
+        );
     }
 }
