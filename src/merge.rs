@@ -6,12 +6,18 @@
 //! records. Where an index has several records, the last final one wins (a `cancelled` record is
 //! not final), "last" meaning later in the files as given and later in a file. A missing index is
 //! an error unless `--allow-gaps`, and so is not knowing where the list ends (no file holds the
-//! summary of a finished run); so are two files that disagree about the input at an index.
+//! summary of a finished run); so are two files that disagree about the input or URL at an index,
+//! files whose URLs no one template makes, and a number no run writes.
+//!
+//! Every check is made before the first byte goes to stdout: the merge runs once to check and once
+//! to write. Each file is opened once, whatever the number of its runs (a file written with
+//! `--order completion` has hundreds): the runs read it at their own offsets.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashSet};
 use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -23,14 +29,48 @@ use crate::run::RunSummary;
 use crate::stats;
 use crate::times::PageTimes;
 
-/// Runs (sorted stretches) merged at once at most: each holds a file open.
-const MAX_RUNS: usize = 512;
+/// Runs (sorted stretches) merged at once at most: each holds a record and a read buffer.
+const MAX_RUNS: usize = 65_536;
 
-/// One sorted stretch of a file: byte range and its place in the merge order.
+/// Read buffers of all runs together: each gets its share, within 512 B to 64 KiB.
+const BUFFERS_BYTES: usize = 16 << 20;
+
+/// Largest count (index, bytes, connections...) taken: 2^53, the largest integer every JSON reader
+/// holds exactly. Sums of such counts saturate instead of wrapping.
+const MAX_COUNT: u64 = 1 << 53;
+
+/// Largest time in milliseconds taken: about 31 years.
+const MAX_MS: f64 = 1e12;
+
+/// Page fields that hold a time in milliseconds, and those that hold a count.
+const PAGE_MS: [&str; 7] = [
+    "elapsed_ms",
+    "ttfb_ms",
+    "dns_ms",
+    "connect_ms",
+    "tls_ms",
+    "retry_wait_ms",
+    "start_ms",
+];
+const PAGE_COUNTS: [&str; 3] = ["bytes", "attempts", "status"];
+const SUMMARY_COUNTS: [&str; 8] = [
+    "connections",
+    "concurrency",
+    "inputs",
+    "total",
+    "ok",
+    "failed",
+    "bytes",
+    "retries",
+];
+
+/// One sorted stretch of a file: byte range, number of its first line, and (by its position in
+/// the list) its place in the merge order.
 struct Stretch {
     file: usize,
     start: u64,
     end: u64,
+    line: usize,
 }
 
 /// What the summaries in the files say.
@@ -39,56 +79,133 @@ struct Seen {
     inputs: Option<(u64, String)>,
     wall_ms: f64,
     connections: u64,
-    concurrency: usize,
+    concurrency: u64,
     interrupted: bool,
+    /// The first record that shows which template made its URL, to hold the other files against.
+    shape: Option<Shape>,
+}
+
+/// A page record and the templates that could have turned its input into its URL.
+struct Shape {
+    at: String,
+    input: String,
+    url: String,
+    templates: HashSet<String>,
+}
+
+/// A file given to merge, opened once for all its stretches.
+struct Input {
+    file: File,
+    name: String,
 }
 
 /// A record read from a stretch, waiting its turn.
 struct Head {
     index: u64,
     order: usize,
-    line: String,
+    file: usize,
+    line: usize,
+    text: String,
     value: Value,
 }
 
+impl Head {
+    fn at(&self, inputs: &[Input]) -> String {
+        format!("{} line {}", inputs[self.file].name, self.line)
+    }
+}
+
+/// Reads one stretch's lines at its own offset of the shared file (no descriptor of its own).
 struct Cursor {
-    reader: BufReader<File>,
-    left: u64,
-    name: String,
+    file: usize,
+    pos: u64,
+    end: u64,
+    buf: Vec<u8>,
+    at: usize,
+    line: usize,
+    cap: usize,
 }
 
 impl Cursor {
-    /// The next page record of the stretch (summaries are skipped).
-    fn next(&mut self) -> anyhow::Result<Option<(String, Value)>> {
-        let mut line = String::new();
-        while self.left > 0 {
-            line.clear();
-            let n = self
-                .reader
-                .read_line(&mut line)
-                .with_context(|| format!("cannot read {}", self.name))?;
-            if n == 0 {
-                break;
+    fn new(s: &Stretch, cap: usize) -> Cursor {
+        Cursor {
+            file: s.file,
+            pos: s.start,
+            end: s.end,
+            buf: Vec::new(),
+            at: 0,
+            line: s.line,
+            cap,
+        }
+    }
+
+    /// The next line of the stretch and its number.
+    fn next_line(&mut self, input: &Input) -> anyhow::Result<Option<(usize, String)>> {
+        loop {
+            if let Some(n) = self.buf[self.at..].iter().position(|&b| b == b'\n') {
+                let text = String::from_utf8_lossy(&self.buf[self.at..=self.at + n]).into_owned();
+                self.at += n + 1;
+                self.line += 1;
+                return Ok(Some((self.line - 1, text)));
             }
-            self.left = self.left.saturating_sub(n as u64);
-            let v: Value = serde_json::from_str(&line)?;
-            if v["type"] == "page" {
-                return Ok(Some((line, v)));
+            if self.pos >= self.end {
+                return Ok(None);
+            }
+            self.buf.drain(..self.at);
+            self.at = 0;
+            let want = usize::try_from(self.end - self.pos).map_or(self.cap, |n| n.min(self.cap));
+            let old = self.buf.len();
+            self.buf.resize(old + want, 0);
+            let n = input
+                .file
+                .read_at(&mut self.buf[old..], self.pos)
+                .with_context(|| format!("cannot read {}", input.name))?;
+            self.buf.truncate(old + n);
+            if n == 0 {
+                bail!("{} got shorter while it was being merged", input.name);
+            }
+            self.pos += n as u64;
+        }
+    }
+
+    /// The next page record of the stretch (summaries are skipped).
+    fn next(&mut self, order: usize, input: &Input) -> anyhow::Result<Option<Head>> {
+        while let Some((line, text)) = self.next_line(input)? {
+            let value: Value = serde_json::from_str(&text).map_err(|_| {
+                anyhow::anyhow!(
+                    "{}: line {line} changed while it was being merged",
+                    input.name
+                )
+            })?;
+            if value["type"] == "page" {
+                return Ok(Some(Head {
+                    // Checked by `scan`.
+                    index: value["index"].as_u64().unwrap_or(0),
+                    order,
+                    file: self.file,
+                    line,
+                    text,
+                    value,
+                }));
             }
         }
         Ok(None)
     }
 }
 
-/// Merges `files` onto `out`; returns the number of page records written.
+/// Merges `files` onto `out`; returns the number of page records written. Nothing is written
+/// unless every check passes.
 pub fn merge(files: &[PathBuf], allow_gaps: bool, out: &mut dyn Write) -> anyhow::Result<usize> {
     let mut stretches = Vec::new();
     let mut seen = Seen::default();
     let mut empty = Vec::new();
+    let mut inputs = Vec::new();
     for (i, path) in files.iter().enumerate() {
-        if !scan(path, i, &mut stretches, &mut seen)? {
-            empty.push(path.display().to_string());
+        let (input, any) = scan(path, i, &mut stretches, &mut seen)?;
+        if !any {
+            empty.push(input.name.clone());
         }
+        inputs.push(input);
     }
     if seen.inputs.is_none() && !allow_gaps {
         // Without a finished run's summary nothing says how long the list was, so missing pages at
@@ -110,17 +227,29 @@ pub fn merge(files: &[PathBuf], allow_gaps: bool, out: &mut dyn Write) -> anyhow
             stretches.len()
         );
     }
+    // The first pass finds any disagreement or gap; only the second writes.
+    emit(&inputs, &stretches, allow_gaps, &seen, &mut io::sink())?;
+    let (tally, gaps) = emit(&inputs, &stretches, allow_gaps, &seen, out)?;
+    let written = tally.count;
+    writeln!(out, "{}", tally.summary(&seen, files.len(), gaps)?)?;
+    out.flush()?;
+    Ok(written)
+}
+
+/// The k-way merge of the stretches onto `out`: the totals of what was written, and the gaps.
+fn emit(
+    inputs: &[Input],
+    stretches: &[Stretch],
+    allow_gaps: bool,
+    seen: &Seen,
+    out: &mut dyn Write,
+) -> anyhow::Result<(Tally, u64)> {
+    let cap = (BUFFERS_BYTES / stretches.len().max(1)).clamp(512, 64 << 10);
     let mut cursors = Vec::new();
     let mut heap = BinaryHeap::new();
     for (order, s) in stretches.iter().enumerate() {
-        let mut f = File::open(&files[s.file])?;
-        f.seek(SeekFrom::Start(s.start))?;
-        let mut cursor = Cursor {
-            reader: BufReader::new(f),
-            left: s.end - s.start,
-            name: files[s.file].display().to_string(),
-        };
-        if let Some(head) = read_head(&mut cursor, order)? {
+        let mut cursor = Cursor::new(s, cap);
+        if let Some(head) = cursor.next(order, &inputs[s.file])? {
             heap.push(Reverse(Key(head)));
         }
         cursors.push(cursor);
@@ -138,22 +267,12 @@ pub fn merge(files: &[PathBuf], allow_gaps: bool, out: &mut dyn Write) -> anyhow
             same.push(h);
         }
         for h in &same {
-            if let Some(Some(next)) = cursors
-                .get_mut(h.order)
-                .map(|c| read_head(c, h.order))
-                .transpose()?
-            {
+            let cursor = &mut cursors[h.order];
+            if let Some(next) = cursor.next(h.order, &inputs[cursor.file])? {
                 heap.push(Reverse(Key(next)));
             }
         }
-        let input = same[0].value["input"].clone();
-        if let Some(other) = same.iter().find(|h| h.value["input"] != input) {
-            bail!(
-                "page {index} is {} in one file and {} in another: outputs of different runs?",
-                input,
-                other.value["input"]
-            );
-        }
+        agree(&same, inputs)?;
         if index > expected {
             gaps += index - expected;
             if !allow_gaps {
@@ -167,7 +286,7 @@ pub fn merge(files: &[PathBuf], allow_gaps: bool, out: &mut dyn Write) -> anyhow
             .rev()
             .find(|h| h.value["error_kind"] != "cancelled")
             .unwrap_or(same.last().expect("at least one"));
-        out.write_all(winner.line.as_bytes())?;
+        out.write_all(winner.text.as_bytes())?;
         tally.add(&winner.value);
     }
     if let Some((inputs, _)) = &seen.inputs {
@@ -181,19 +300,37 @@ pub fn merge(files: &[PathBuf], allow_gaps: bool, out: &mut dyn Write) -> anyhow
             }
         }
     }
-    let written = tally.count;
-    writeln!(out, "{}", tally.summary(&seen, files.len(), gaps))?;
-    out.flush()?;
-    Ok(written)
+    Ok((tally, gaps))
 }
 
-fn read_head(cursor: &mut Cursor, order: usize) -> anyhow::Result<Option<Head>> {
-    Ok(cursor.next()?.map(|(line, value)| Head {
-        index: value["index"].as_u64().unwrap_or(0),
-        order,
-        line,
-        value,
-    }))
+/// The records of one index must be of one input fetched from one URL: otherwise the files come
+/// from different lists or templates, and merging them would interleave two runs.
+fn agree(same: &[Head], inputs: &[Input]) -> anyhow::Result<()> {
+    let first = &same[0];
+    for h in &same[1..] {
+        if h.value["input"] != first.value["input"] {
+            bail!(
+                "page {} is {} in {} but {} in {}: outputs of different input lists?",
+                first.index,
+                first.value["input"],
+                first.at(inputs),
+                h.value["input"],
+                h.at(inputs)
+            );
+        }
+        if h.value["url"] != first.value["url"] {
+            bail!(
+                "page {} was fetched from {} in {} but from {} in {}: outputs written with \
+                 different templates (-t)?",
+                first.index,
+                first.value["url"],
+                first.at(inputs),
+                h.value["url"],
+                h.at(inputs)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Heap order: smallest index first, then earliest stretch.
@@ -216,19 +353,156 @@ impl Ord for Key {
     }
 }
 
-/// One pass over a file: where its sorted stretches are, and what its summaries say.
-/// Finds the sorted stretches of one file and notes what its summaries say; false when the file
-/// holds no line at all.
+/// A whole number from 0 to [`MAX_COUNT`] at `field`, if there is a value there.
+fn count(v: &Value, field: &str, at: &dyn Fn() -> String) -> anyhow::Result<Option<u64>> {
+    match &v[field] {
+        Value::Null => Ok(None),
+        x => match x.as_u64() {
+            Some(n) if n <= MAX_COUNT => Ok(Some(n)),
+            _ => bail!(
+                "{}: {field} is {x}, not a whole number from 0 to 2^53",
+                at()
+            ),
+        },
+    }
+}
+
+/// A time from 0 to [`MAX_MS`] milliseconds at `field`, if there is a value there.
+fn millis(v: &Value, field: &str, at: &dyn Fn() -> String) -> anyhow::Result<Option<f64>> {
+    match &v[field] {
+        Value::Null => Ok(None),
+        x => match x.as_f64() {
+            Some(ms) if ms.is_finite() && (0.0..=MAX_MS).contains(&ms) => Ok(Some(ms)),
+            _ => bail!("{}: {field} is {x}, not a time from 0 to 1e12 ms", at()),
+        },
+    }
+}
+
+/// The templates that could have made `url` from `input`: `url` with one or more of the places
+/// holding the encoded input put back to `{}`. None when a record cannot tell: the input is a URL
+/// used as it is, or it is not found in the URL (masked), or found too often to try every choice.
+fn templates(input: &str, url: &str) -> Option<HashSet<String>> {
+    const PROBE: &str = "http://h/?q=";
+    if crate::template::is_url(input) {
+        return None;
+    }
+    let rendered = crate::template::Template::parse(&format!("{PROBE}{{}}"))
+        .ok()?
+        .render(input);
+    let encoded = rendered.strip_prefix(PROBE).filter(|e| !e.is_empty())?;
+    let places: Vec<usize> = url.match_indices(encoded).map(|(i, _)| i).collect();
+    if places.is_empty() || places.len() > 4 {
+        return None;
+    }
+    let mut all = HashSet::new();
+    for chosen in 1u32..(1 << places.len()) {
+        let (mut t, mut from) = (String::new(), 0);
+        for (k, &p) in places.iter().enumerate() {
+            if chosen & (1 << k) != 0 {
+                t.push_str(&url[from..p]);
+                t.push_str("{}");
+                from = p + encoded.len();
+            }
+        }
+        t.push_str(&url[from..]);
+        all.insert(t);
+    }
+    Some(all)
+}
+
+/// Checks the numbers of a page record and, for a file's first record that shows its template,
+/// that one template could have made the URLs of this file and of the first.
+fn check_page(
+    v: &Value,
+    at: &dyn Fn() -> String,
+    shaped: &mut bool,
+    seen: &mut Seen,
+) -> anyhow::Result<u64> {
+    let index = count(v, "index", at)?
+        .ok_or_else(|| anyhow::anyhow!("{}: a page without an index", at()))?;
+    for field in PAGE_COUNTS {
+        count(v, field, at)?;
+    }
+    for field in PAGE_MS {
+        millis(v, field, at)?;
+    }
+    if *shaped {
+        return Ok(index);
+    }
+    let (Some(input), Some(url)) = (v["input"].as_str(), v["url"].as_str()) else {
+        return Ok(index);
+    };
+    let Some(templates) = templates(input, url) else {
+        return Ok(index);
+    };
+    *shaped = true;
+    match &seen.shape {
+        None => {
+            seen.shape = Some(Shape {
+                at: at(),
+                input: input.to_string(),
+                url: url.to_string(),
+                templates,
+            })
+        }
+        Some(first) if first.templates.is_disjoint(&templates) => bail!(
+            "{} fetched {:?} from {}, but {} fetched {input:?} from {url}: outputs written with \
+             different templates (-t)?",
+            first.at,
+            first.input,
+            first.url,
+            at()
+        ),
+        Some(_) => {}
+    }
+    Ok(index)
+}
+
+/// Checks the numbers of a summary line and adds what it says to `seen`.
+fn check_summary(
+    v: &Value,
+    name: &str,
+    at: &dyn Fn() -> String,
+    seen: &mut Seen,
+) -> anyhow::Result<()> {
+    if v["schema"] != 1 {
+        bail!("{}: schema {} (this pagefetch reads 1)", at(), v["schema"]);
+    }
+    for field in SUMMARY_COUNTS {
+        count(v, field, at)?;
+    }
+    if let Some(inputs) = v["inputs"].as_u64() {
+        if v["interrupted"] == false {
+            match &seen.inputs {
+                Some((n, other)) if *n != inputs => bail!(
+                    "{name} is from a run over {inputs} inputs, {other} from one over {n}: \
+                     outputs of different runs?"
+                ),
+                _ => seen.inputs = Some((inputs, name.to_string())),
+            }
+        }
+    }
+    seen.wall_ms += millis(v, "wall_ms", at)?.unwrap_or(0.0);
+    let connections = v["connections"].as_u64().unwrap_or(0);
+    seen.connections = seen.connections.saturating_add(connections);
+    seen.concurrency = seen.concurrency.max(v["concurrency"].as_u64().unwrap_or(0));
+    seen.interrupted |= v["interrupted"] == true;
+    Ok(())
+}
+
+/// One pass over a file: where its sorted stretches are, and what its summaries say; checks every
+/// line. Returns the file, open for the merge, and false when it holds no line at all.
 fn scan(
     path: &Path,
     file: usize,
     stretches: &mut Vec<Stretch>,
     seen: &mut Seen,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<(Input, bool)> {
     let name = path.display().to_string();
     let f = File::open(path).with_context(|| format!("cannot open {name}"))?;
-    let mut reader = BufReader::new(f);
-    let (mut offset, mut start, mut last) = (0u64, 0u64, None::<u64>);
+    let mut reader = BufReader::new(&f);
+    let (mut offset, mut start, mut first_line, mut last) = (0u64, 0u64, 1usize, None::<u64>);
+    let mut shaped = false;
     let mut line = String::new();
     for number in 1.. {
         line.clear();
@@ -245,50 +519,28 @@ fn scan(
             ));
             break;
         }
+        let at = || format!("{name}: line {number}");
         let v: Value = serde_json::from_str(&line)
-            .map_err(|_| anyhow::anyhow!("{name}: line {number}: not a pagefetch NDJSON record"))?;
+            .map_err(|_| anyhow::anyhow!("{}: not a pagefetch NDJSON record", at()))?;
         match v["type"].as_str() {
             Some("page") => {
-                let index = v["index"].as_u64().ok_or_else(|| {
-                    anyhow::anyhow!("{name}: line {number}: a page without an index")
-                })?;
+                let index = check_page(&v, &at, &mut shaped, seen)?;
                 if last.is_some_and(|l| index <= l) {
                     stretches.push(Stretch {
                         file,
                         start,
                         end: offset,
+                        line: first_line,
                     });
-                    start = offset;
+                    (start, first_line) = (offset, number);
                 }
                 last = Some(index);
             }
-            Some("summary") => {
-                if v["schema"] != 1 {
-                    bail!(
-                        "{name}: line {number}: schema {} (this pagefetch reads 1)",
-                        v["schema"]
-                    );
-                }
-                if let Some(inputs) = v["inputs"].as_u64() {
-                    if v["interrupted"] == false {
-                        match &seen.inputs {
-                            Some((n, other)) if *n != inputs => bail!(
-                                "{name} is from a run over {inputs} inputs, {other} from one over {n}: \
-                                 outputs of different runs?"
-                            ),
-                            _ => seen.inputs = Some((inputs, name.clone())),
-                        }
-                    }
-                }
-                seen.wall_ms += v["wall_ms"].as_f64().unwrap_or(0.0);
-                seen.connections += v["connections"].as_u64().unwrap_or(0);
-                let c = v["concurrency"].as_u64().unwrap_or(0) as usize;
-                seen.concurrency = seen.concurrency.max(c);
-                seen.interrupted |= v["interrupted"] == true;
-            }
-            _ => {
-                bail!("{name}: line {number}: not the output of `pagefetch fetch --format ndjson`")
-            }
+            Some("summary") => check_summary(&v, &name, &at, seen)?,
+            _ => bail!(
+                "{}: not the output of `pagefetch fetch --format ndjson`",
+                at()
+            ),
         }
         offset += n as u64;
     }
@@ -297,9 +549,11 @@ fn scan(
             file,
             start,
             end: offset,
+            line: first_line,
         });
     }
-    Ok(offset > 0)
+    drop(reader);
+    Ok((Input { file: f, name }, offset > 0))
 }
 
 /// Totals of the merged records.
@@ -320,7 +574,7 @@ impl Tally {
         if v["error"].is_null() {
             self.ok += 1;
         }
-        self.bytes += v["bytes"].as_u64().unwrap_or(0);
+        self.bytes = self.bytes.saturating_add(v["bytes"].as_u64().unwrap_or(0));
         self.retries += v["attempts"].as_u64().unwrap_or(1).saturating_sub(1) as usize;
         if !v["status"].is_null() {
             let ms = v["elapsed_ms"].as_f64().unwrap_or(0.0);
@@ -343,21 +597,24 @@ impl Tally {
         }
     }
 
-    fn summary(mut self, seen: &Seen, files: usize, gaps: u64) -> Value {
+    fn summary(mut self, seen: &Seen, files: usize, gaps: u64) -> anyhow::Result<Value> {
         self.times.finish();
         self.http.sort_by_key(|v| v.name());
         let summary = RunSummary {
             mode: Strategy::Joinset,
-            concurrency: seen.concurrency,
+            concurrency: usize::try_from(seen.concurrency).unwrap_or(usize::MAX),
             pages: self.count,
             ok: self.ok,
             failed: self.count - self.ok,
             bytes: self.bytes,
-            wall: std::time::Duration::from_secs_f64(seen.wall_ms / 1000.0),
+            // The walls were checked one by one; their sum is as far from overflowing as 31 years
+            // a file times the number of files.
+            wall: std::time::Duration::try_from_secs_f64(seen.wall_ms / 1000.0)
+                .with_context(|| format!("the walls add up to {} ms", seen.wall_ms))?,
             page_times: self.times,
             repeat: None,
             interrupted: seen.interrupted,
-            connections: seen.connections as usize,
+            connections: usize::try_from(seen.connections).unwrap_or(usize::MAX),
             http: self.http,
             inputs: seen
                 .inputs
@@ -378,12 +635,14 @@ impl Tally {
         if let Value::Object(fields) = v {
             line.extend(fields);
         }
-        Value::Object(line)
+        Ok(Value::Object(line))
     }
 }
 
 /// `pagefetch merge`: writes to stdout.
 pub fn run(files: &[PathBuf], allow_gaps: bool) -> anyhow::Result<()> {
+    // Each file stays open for the merge; with many shards the usual soft limit is too low.
+    crate::limits::raise_open_files();
     let mut out = crate::output::Stdout::new();
     merge(files, allow_gaps, &mut out)?;
     Ok(())
