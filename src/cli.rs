@@ -11,7 +11,7 @@ use http::header::{HeaderName, HeaderValue};
 
 use crate::check::Check;
 use crate::client::resolve::Override;
-use crate::fetch::pace::Rate;
+use crate::fetch::pace::{Rate, LONGEST};
 use crate::order::Order;
 use crate::page::Strategy;
 use crate::progress::ProgressWhen;
@@ -188,7 +188,7 @@ pub struct RequestArgs {
     #[arg(short = 'c', long, value_name = "N", default_value = "64",
           value_parser = clap::value_parser!(u32).range(1..))]
     pub concurrency: u32,
-    /// Limit for a whole transfer, body included (e.g. 250ms, 2s, 1m)
+    /// Limit for a whole transfer, body included (e.g. 250ms, 2s, 1m; at most 1y, like every duration)
     #[arg(long, value_name = "D", default_value = "30s", value_parser = parse_duration)]
     pub timeout: Duration,
     /// Limit for opening the connection
@@ -462,8 +462,15 @@ fn subcommand_path() -> String {
     }
 }
 
+/// A duration the clock can hold: at most [`LONGEST`] (1y), so that no deadline overflows.
 fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim()).map_err(|e| format!("{e} (examples: 250ms, 2s, 1m)"))
+    match humantime::parse_duration(s.trim()) {
+        Err(e) => Err(format!("{e} (examples: 250ms, 2s, 1m)")),
+        Ok(d) if d > LONGEST => {
+            Err("must be at most 1y (a longer time would overflow the clock)".into())
+        }
+        Ok(d) => Ok(d),
+    }
 }
 
 /// A limit: at least 1 ms, the resolution of the timer that enforces it (a shorter one would be
@@ -559,6 +566,39 @@ mod tests {
         assert!(parse(&["fetch", "--timeout", "1ns", "x"]).is_err());
         assert!(parse(&["fetch", "--connect-timeout", "999us", "x"]).is_err());
         assert!(parse(&["fetch", "--timeout", "1ms", "x"]).is_ok());
+    }
+
+    #[test]
+    fn durations_and_rates_are_at_most_a_year() {
+        for huge in ["300000000000y", "18446744073709551615s", "1y 1s"] {
+            let err = parse_duration(huge).unwrap_err();
+            assert!(err.contains("at most 1y"), "{huge}: {err}");
+            assert!(parse_duration_or_zero(huge).is_err(), "{huge}");
+        }
+        assert_eq!(parse_duration("1y"), Ok(LONGEST));
+        assert_eq!(parse_duration_or_zero("0s"), Ok(Duration::ZERO));
+        // Through clap: the error names the flag, for every duration and rate flag.
+        for args in [
+            &["fetch", "--timeout", "300000000000y", "x"][..],
+            &["fetch", "--connect-timeout", "2y", "x"],
+            &["fetch", "--retry-delay", "18446744073709551615s", "x"],
+            &["fetch", "--retry-max-time", "2y", "x"],
+            &["fetch", "--rate", "1/18446744073709551615s", "x"],
+            &["compare", "--rate", "1/2y", "x"],
+            &["serve", "--latency", "2y"],
+            &["serve", "--jitter", "2y"],
+            &["demo", "--latency", "2y"],
+            &["demo", "--jitter", "2y"],
+        ] {
+            let err = parse(args).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{args:?}"
+            );
+            assert!(err.to_string().contains(args[1]), "{args:?}: {err}");
+        }
+        assert!(parse(&["fetch", "--timeout", "1y", "--rate", "1/1y", "x"]).is_ok());
     }
 
     #[test]

@@ -14,6 +14,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use url::Url;
 
+/// The longest duration a flag may give (a timeout, a delay, the time between two `--rate` starts):
+/// a year, as humantime counts one (`1y`, 365.25 days). Every such value ends up added to
+/// `Instant::now()`, and `Instant` plus a year is far inside what the clock and tokio's timer (about
+/// two years ahead) can hold, where `300000000000y` overflowed at the first request.
+pub const LONGEST: Duration = Duration::from_secs(31_557_600);
+
 /// `--rate`: at most `count` request starts per `per`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
@@ -53,7 +59,14 @@ impl std::str::FromStr for Rate {
         if per.is_zero() {
             return Err(format!("rate {s:?}: the period must be longer than zero"));
         }
-        Ok(Rate { count, per })
+        let rate = Rate { count, per };
+        if rate.interval() > LONGEST {
+            return Err(format!(
+                "rate {s:?}: one start every {} is longer than the longest wait, 1y",
+                humantime::format_duration(rate.interval())
+            ));
+        }
+        Ok(rate)
     }
 }
 
@@ -198,7 +211,17 @@ mod tests {
         assert_eq!(r("600/m"), Ok(Duration::from_millis(100)));
         assert_eq!(r("2/100ms"), Ok(Duration::from_millis(50)));
         assert_eq!(r("1/h"), Ok(Duration::from_secs(3600)));
-        for bad in ["0", "x", "5/fortnight", "-3/s", "2/0s"] {
+        assert_eq!(r("1/1y"), Ok(LONGEST));
+        assert_eq!(r("2/2y"), Ok(LONGEST));
+        for bad in [
+            "0",
+            "x",
+            "5/fortnight",
+            "-3/s",
+            "2/0s",
+            "1/18446744073709551615s",
+            "1/2y",
+        ] {
             assert!(bad.parse::<Rate>().is_err(), "{bad}");
         }
     }

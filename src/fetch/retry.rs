@@ -75,7 +75,10 @@ impl Retry {
             Some(asked) => asked.min(self.max_time.unwrap_or(Duration::MAX)),
             None => {
                 let d = self.delay.saturating_mul(1 << (n - 1).min(20));
-                d.mul_f64(1.0 + unit.clamp(0.0, 1.0)).min(MAX_WAIT)
+                // Capped before the jitter too: a product past `Duration::MAX` would panic.
+                d.min(MAX_WAIT)
+                    .mul_f64(1.0 + unit.clamp(0.0, 1.0))
+                    .min(MAX_WAIT)
             }
         };
         match self.max_time {
