@@ -234,7 +234,7 @@ pub struct PoliteArgs {
     #[arg(long, value_name = "N", default_value = "0")]
     pub retry: u32,
     /// First wait between attempts; it doubles each time, with jitter, up to 60s (a Retry-After
-    /// header is waited instead)
+    /// header is waited instead, up to 60s too)
     #[arg(long, value_name = "D", default_value = "1s", value_parser = parse_duration_or_zero)]
     pub retry_delay: Duration,
     /// Start no attempt after this much time spent on a page

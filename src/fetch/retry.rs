@@ -4,14 +4,15 @@
 //! timeouts, a body cut off, and HTTP 408, 429, 500, 502, 503 and 504. Not retried: other statuses,
 //! input errors, name lookups that failed, TLS and redirect errors. The n-th wait lies between d
 //! and 2d, where d = `--retry-delay` x 2^(n-1), and never passes 60 s; a `Retry-After` header (in
-//! seconds or as an HTTP date) is waited exactly instead. No attempt starts once
-//! `--retry-max-time` has been spent on the page.
+//! seconds or as an HTTP date) is waited instead, up to the same 60 s (or `--retry-max-time`, if
+//! shorter): a server asking for `Retry-After: 99999` would otherwise hold a page for 27 hours. No
+//! attempt starts once `--retry-max-time` has been spent on the page.
 
 use std::time::{Duration, SystemTime};
 
 use crate::page::PageError;
 
-/// The longest wait between two attempts.
+/// The longest wait between two attempts, a server's `Retry-After` included.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// `--retry`, `--retry-delay`, `--retry-max-time`.
@@ -72,7 +73,7 @@ impl Retry {
             return None;
         }
         let wait = match retry_after {
-            Some(asked) => asked.min(self.max_time.unwrap_or(Duration::MAX)),
+            Some(asked) => asked.min(MAX_WAIT).min(self.max_time.unwrap_or(MAX_WAIT)),
             None => {
                 let d = self.delay.saturating_mul(1 << (n - 1).min(20));
                 // Capped before the jitter too: a product past `Duration::MAX` would panic.
@@ -173,7 +174,25 @@ mod tests {
         );
         let long = Retry { times: 30, ..r };
         assert_eq!(long.wait(20, Duration::ZERO, None, 0.5), Some(MAX_WAIT));
-        // Retry-After is waited exactly, capped by --retry-max-time.
+        // Retry-After is waited as asked, up to 60 s, or --retry-max-time if shorter.
+        let asked = |secs| Some(Duration::from_secs(secs));
+        assert_eq!(ms(r.wait(1, Duration::ZERO, asked(45), 0.9)), 45_000);
+        assert_eq!(
+            r.wait(1, Duration::ZERO, asked(99_999), 0.0),
+            Some(MAX_WAIT)
+        );
+        assert_eq!(
+            r.wait(1, Duration::ZERO, asked(u64::MAX), 0.0),
+            Some(MAX_WAIT)
+        );
+        let patient = Retry {
+            max_time: Some(Duration::from_secs(3600)),
+            ..r
+        };
+        assert_eq!(
+            patient.wait(1, Duration::ZERO, asked(99_999), 0.0),
+            Some(MAX_WAIT)
+        );
         let capped = Retry {
             max_time: Some(Duration::from_secs(10)),
             ..r
