@@ -10,7 +10,9 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
+use serde::de::IgnoredAny;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::check::{Check, Measured, Metric, Outcome, Unit};
@@ -41,61 +43,142 @@ pub struct Baseline {
     pub loops: Vec<Before>,
 }
 
+/// The parts of a `--format json` document a baseline uses: a `fetch` document is one run, a
+/// `compare` document has `runs`. Every other field is skipped as it is read, never built: above
+/// all `pages`, a record per page (tens of MB for a long list, and ten times that as `Value`s).
+#[derive(Debug, Default, Deserialize)]
+struct RunDoc {
+    schema: Option<Value>,
+    mode: Option<String>,
+    wall_ms: Option<f64>,
+    page_ms: Option<PageMsDoc>,
+    repeat: Option<RepeatDoc>,
+    runs: Option<Vec<RunDoc>>,
+    /// Read past without keeping anything.
+    #[allow(dead_code)]
+    pages: Option<IgnoredAny>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PageMsDoc {
+    p95: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RepeatDoc {
+    runs: Option<u64>,
+    mean_ms: Option<f64>,
+    stddev_ms: Option<f64>,
+    p95_mean_ms: Option<f64>,
+    p95_stddev_ms: Option<f64>,
+}
+
+/// The largest time a baseline may hold, in ms: a year, the longest any duration flag gives.
+const MAX_MS: f64 = crate::fetch::pace::LONGEST.as_millis() as f64;
+
+/// A time field of the baseline in seconds, when present: a mean must be above 0 (it divides), a
+/// spread at least 0, and neither may pass a year or be NaN or infinite.
+fn seconds(file: &str, field: &str, ms: Option<f64>, zero_ok: bool) -> anyhow::Result<Option<f64>> {
+    let Some(ms) = ms else { return Ok(None) };
+    let low_ok = if zero_ok { ms >= 0.0 } else { ms > 0.0 };
+    if !ms.is_finite() || !low_ok || ms > MAX_MS {
+        let want = match zero_ok {
+            true => "at least 0",
+            false => "above 0",
+        };
+        // 1e300 as an exponent, not three hundred digits.
+        let shown = match ms.abs() < 1e15 {
+            true => ms.to_string(),
+            false => format!("{ms:e}"),
+        };
+        bail!(
+            "--baseline {file}: {field} is {shown} (a time in ms must be {want} and at most a year)"
+        );
+    }
+    Ok(Some(ms / 1000.0))
+}
+
+impl RunDoc {
+    /// This run's loop, or `None` when it has no mode or no wall time (as before: skipped).
+    /// `at` is where the run sits in the document (`runs[1].`, or nothing for a `fetch` one).
+    fn before(&self, file: &str, at: &str) -> anyhow::Result<Option<Before>> {
+        let secs = |field: &str, ms, zero_ok| seconds(file, &format!("{at}{field}"), ms, zero_ok);
+        let (wall, p95) = match &self.repeat {
+            Some(r) => {
+                let Some(mean) = secs("repeat.mean_ms", r.mean_ms, false)? else {
+                    return Ok(None);
+                };
+                let runs = r.runs.unwrap_or(1) as usize;
+                let wall = Stat {
+                    mean,
+                    stddev: secs("repeat.stddev_ms", r.stddev_ms, true)?.unwrap_or(0.0),
+                    runs,
+                };
+                let p95 = match secs("repeat.p95_mean_ms", r.p95_mean_ms, false)? {
+                    Some(mean) => Some(Stat {
+                        mean,
+                        stddev: secs("repeat.p95_stddev_ms", r.p95_stddev_ms, true)?.unwrap_or(0.0),
+                        runs,
+                    }),
+                    None => None,
+                };
+                (wall, p95)
+            }
+            None => {
+                let Some(mean) = secs("wall_ms", self.wall_ms, false)? else {
+                    return Ok(None);
+                };
+                let p95 = self.page_ms.as_ref().and_then(|p| p.p95);
+                let p95 = secs("page_ms.p95", p95, false)?.map(|mean| Stat {
+                    mean,
+                    stddev: 0.0,
+                    runs: 1,
+                });
+                let one = Stat {
+                    mean,
+                    stddev: 0.0,
+                    runs: 1,
+                };
+                (one, p95)
+            }
+        };
+        Ok(self.mode.clone().map(|mode| Before { mode, wall, p95 }))
+    }
+}
+
 impl Baseline {
     /// Reads `pagefetch fetch|compare --format json` output (or `--export-json`).
     pub fn read(path: &Path) -> anyhow::Result<Baseline> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("--baseline {shown}: cannot read it"))?;
-        let doc: Value = serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("--baseline {shown}: not a JSON document ({e})"))?;
-        if doc["schema"] != 1 {
-            bail!(
-                "--baseline {shown}: schema {} (this pagefetch reads 1)",
-                doc["schema"]
-            );
-        }
-        let runs: Vec<&Value> = match doc["runs"].as_array() {
-            Some(runs) => runs.iter().collect(),
-            None if doc["mode"].is_string() => vec![&doc],
-            None => bail!("--baseline {shown}: not the JSON output of pagefetch fetch or compare"),
+        let file = match std::fs::File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+                "--baseline {shown}: no such file; make one from a good run with \
+                 --export-json {shown} (or --format json > {shown})"
+            ),
+            Err(e) => {
+                return Err(
+                    anyhow::Error::new(e).context(format!("--baseline {shown}: cannot read it"))
+                )
+            }
         };
-        let loops = runs
-            .iter()
-            .filter_map(|r| {
-                let sec = |v: &Value| v.as_f64().map(|ms| ms / 1000.0);
-                let repeat = &r["repeat"];
-                let wall = match repeat.is_object() {
-                    true => Stat {
-                        mean: sec(&repeat["mean_ms"])?,
-                        stddev: sec(&repeat["stddev_ms"]).unwrap_or(0.0),
-                        runs: repeat["runs"].as_u64().unwrap_or(1) as usize,
-                    },
-                    false => Stat {
-                        mean: sec(&r["wall_ms"])?,
-                        stddev: 0.0,
-                        runs: 1,
-                    },
-                };
-                let p95 = match repeat.is_object() {
-                    true => sec(&repeat["p95_mean_ms"]).map(|mean| Stat {
-                        mean,
-                        stddev: sec(&repeat["p95_stddev_ms"]).unwrap_or(0.0),
-                        runs: wall.runs,
-                    }),
-                    false => sec(&r["page_ms"]["p95"]).map(|mean| Stat {
-                        mean,
-                        stddev: 0.0,
-                        runs: 1,
-                    }),
-                };
-                Some(Before {
-                    mode: r["mode"].as_str()?.to_string(),
-                    wall,
-                    p95,
-                })
-            })
-            .collect::<Vec<_>>();
+        let doc: RunDoc = serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| {
+            anyhow::anyhow!("--baseline {shown}: not a pagefetch JSON document ({e})")
+        })?;
+        let schema = doc.schema.clone().unwrap_or(Value::Null);
+        if schema != 1 {
+            bail!("--baseline {shown}: schema {schema} (this pagefetch reads 1)");
+        }
+        let mut loops = Vec::new();
+        match &doc.runs {
+            Some(runs) => {
+                for (i, run) in runs.iter().enumerate() {
+                    loops.extend(run.before(&shown, &format!("runs[{i}]."))?);
+                }
+            }
+            None if doc.mode.is_some() => loops.extend(doc.before(&shown, "")?),
+            None => bail!("--baseline {shown}: not the JSON output of pagefetch fetch or compare"),
+        }
         if loops.is_empty() {
             bail!("--baseline {shown}: no run in it");
         }
@@ -345,11 +428,55 @@ pub fn check_plan(
                 c.expr
             );
         }
-        if matches!(c.metric, Metric::WallChange | Metric::P95Change) && baseline.is_none() {
-            bail!("--check {}: a change needs --baseline FILE", c.expr);
+        if let (Metric::Speedup, Some(mode)) = (c.metric, c.mode) {
+            if modes.first() == Some(&mode) {
+                bail!(
+                    "--check {}: {} is the baseline loop (the first of --modes), the speedup of \
+                     the others is over it; name another loop",
+                    c.expr,
+                    mode.name()
+                );
+            }
+        }
+        if matches!(c.metric, Metric::WallChange | Metric::P95Change) {
+            let Some(baseline) = baseline else {
+                bail!("--check {}: a change needs --baseline FILE", c.expr);
+            };
+            check_in_baseline(c, modes, baseline)?;
         }
     }
     Ok(())
+}
+
+/// A change check needs each loop it is about in the baseline. An unqualified one is about every
+/// loop, so a loop the baseline lacks fails before the run rather than after it: the run would
+/// cost its requests only to report a check that cannot pass, and skipping the loop instead
+/// would let a check pass on fewer loops than it reads as. The error says how to qualify it.
+fn check_in_baseline(c: &Check, modes: &[Strategy], baseline: &Baseline) -> anyhow::Result<()> {
+    let ran = |m: &Strategy| baseline.loops.iter().any(|b| b.mode == m.name());
+    let targets: Vec<Strategy> = match c.mode {
+        Some(mode) => vec![mode],
+        None => modes.to_vec(),
+    };
+    let Some(missing) = targets.iter().find(|m| !ran(m)) else {
+        return Ok(());
+    };
+    let theirs: Vec<&str> = baseline.loops.iter().map(|b| b.mode.as_str()).collect();
+    let hint = match (c.mode, modes.iter().find(|m| ran(m))) {
+        (None, Some(common)) => format!(
+            "; qualify the check with a loop it ran, e.g. {}.{}",
+            common.name(),
+            c.expr
+        ),
+        _ => String::new(),
+    };
+    bail!(
+        "--check {}: {} is not in the baseline {} (it ran {}){hint}",
+        c.expr,
+        missing.name(),
+        baseline.path,
+        theirs.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -402,5 +529,111 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("schema 2"));
+    }
+
+    #[test]
+    fn a_baseline_is_read_past_its_pages_without_building_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.json");
+        let page = r#"{"index":1,"input":"a","url":"http://h/?q=a","status":200,"bytes":9,"x":[1,{"y":null}]}"#;
+        let pages = vec![page; 50_000].join(",");
+        let doc = format!(
+            r#"{{"schema":1,"runs":[{{"pages":[{pages}],"mode":"joinset","wall_ms":100.0}},{{"pages":[],"mode":"sequential","wall_ms":400.0}}]}}"#
+        );
+        std::fs::write(&path, &doc).unwrap();
+        let b = Baseline::read(&path).unwrap();
+        assert_eq!(b.loops.len(), 2);
+        assert_eq!(
+            (b.loops[0].mode.as_str(), b.loops[0].wall),
+            ("joinset", stat(0.1, 0.0, 1))
+        );
+        // The document type keeps nothing of the pages: they are `IgnoredAny`.
+        let typed: RunDoc = serde_json::from_str(&doc).unwrap();
+        let runs = typed.runs.unwrap();
+        assert!(matches!(runs[0].pages, Some(IgnoredAny)));
+    }
+
+    #[test]
+    fn a_baseline_time_must_be_one_a_run_can_have() {
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e300] {
+            let err = seconds("b.json", "wall_ms", Some(bad), false).unwrap_err();
+            assert!(
+                err.to_string().contains("b.json: wall_ms is"),
+                "{bad}: {err}"
+            );
+        }
+        assert_eq!(
+            seconds("b.json", "repeat.stddev_ms", Some(0.0), true).unwrap(),
+            Some(0.0)
+        );
+        assert!(seconds("b.json", "repeat.stddev_ms", Some(-0.5), true).is_err());
+        let huge = seconds("b.json", "wall_ms", Some(1e300), false).unwrap_err();
+        assert!(huge.to_string().contains("wall_ms is 1e300 "), "{huge}");
+        assert_eq!(
+            seconds("b.json", "wall_ms", Some(1500.0), false).unwrap(),
+            Some(1.5)
+        );
+        assert_eq!(seconds("b.json", "wall_ms", None, false).unwrap(), None);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zero.json");
+        std::fs::write(
+            &path,
+            r#"{"schema":1,"runs":[{"mode":"sequential","wall_ms":5},{"mode":"joinset","repeat":{"runs":3,"mean_ms":0}}]}"#,
+        )
+        .unwrap();
+        let err = Baseline::read(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("zero.json: runs[1].repeat.mean_ms is 0"),
+            "{err}"
+        );
+        let err = Baseline::read(&dir.path().join("none.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("none.json: no such file") && err.contains("--export-json"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn checks_that_cannot_be_judged_fail_before_the_run() {
+        let c = |s: &str| s.parse::<Check>().unwrap();
+        let two = [Strategy::Sequential, Strategy::Joinset];
+        let err = check_plan(&[c("speedup.sequential>=1")], &two, None).unwrap_err();
+        assert!(
+            err.to_string().contains("sequential is the baseline loop"),
+            "{err}"
+        );
+        assert!(check_plan(&[c("speedup.joinset>=1")], &two, None).is_ok());
+        assert!(check_plan(&[c("speedup>=1")], &two, None).is_ok());
+        let seq_only = Baseline {
+            path: "seq.json".into(),
+            loops: vec![Before {
+                mode: "sequential".into(),
+                wall: stat(1.0, 0.0, 1),
+                p95: None,
+            }],
+        };
+        let err = check_plan(&[c("wall_change<=10%")], &two, Some(&seq_only)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--check wall_change<=10%: joinset is not in the baseline seq.json (it ran \
+             sequential); qualify the check with a loop it ran, e.g. sequential.wall_change<=10%"
+        );
+        let err = check_plan(&[c("joinset.p95_change<=10%")], &two, Some(&seq_only)).unwrap_err();
+        assert!(
+            err.to_string().contains("joinset is not in the baseline"),
+            "{err}"
+        );
+        for fine in ["sequential.wall_change<=10%", "wall_change<=10%"] {
+            let modes = match fine.starts_with("seq") {
+                true => &two[..],
+                false => &two[..1],
+            };
+            assert!(
+                check_plan(&[c(fine)], modes, Some(&seq_only)).is_ok(),
+                "{fine}"
+            );
+        }
     }
 }

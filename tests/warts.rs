@@ -73,3 +73,107 @@ fn durations_and_rates_the_clock_cannot_hold_are_usage_errors_in_every_loop() {
         assert_usage_error(&out, args[1], &args.join(" "));
     }
 }
+
+#[test]
+fn a_speedup_check_on_the_baseline_loop_is_a_usage_error_before_any_request() {
+    let s = TestServer::instant();
+    let out = pagefetch()
+        .args(["compare", "--modes", "sequential,joinset"])
+        .args(["--check", "speedup.sequential>=1", &s.url("a", "")])
+        .timeout(GUARD)
+        .output()
+        .unwrap();
+    assert_usage_error(
+        &out,
+        "speedup.sequential>=1",
+        "speedup of the baseline loop",
+    );
+    assert!(stderr(&out).contains("baseline loop"), "{}", stderr(&out));
+    assert_eq!(s.stats().requests(), 0);
+}
+
+/// A one-loop baseline document (`fetch --format json`) with `fields` merged in.
+fn baseline_file(dir: &std::path::Path, name: &str, fields: serde_json::Value) -> String {
+    let mut doc = serde_json::json!({
+        "schema": 1, "mode": "sequential", "wall_ms": 200.0, "page_ms": {"p95": 1.0},
+    });
+    for (k, v) in fields.as_object().unwrap() {
+        doc[k] = v.clone();
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, doc.to_string()).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn an_unqualified_change_check_on_a_loop_the_baseline_lacks_fails_before_the_run() {
+    let s = TestServer::instant();
+    let dir = tempfile::tempdir().unwrap();
+    let base = baseline_file(dir.path(), "seq.json", serde_json::json!({}));
+    let out = pagefetch()
+        .args([
+            "compare",
+            "--modes",
+            "sequential,joinset",
+            "--baseline",
+            &base,
+        ])
+        .args(["--check", "wall_change<=1000%", &s.url("a", "")])
+        .timeout(GUARD)
+        .output()
+        .unwrap();
+    assert_usage_error(&out, "wall_change<=1000%", "joinset not in the baseline");
+    let err = stderr(&out);
+    assert!(
+        err.contains("joinset") && err.contains("sequential.wall_change<=1000%"),
+        "says which loop and how to qualify the check: {err}"
+    );
+    assert_eq!(s.stats().requests(), 0);
+}
+
+#[test]
+fn a_baseline_with_walls_no_run_can_have_is_refused_naming_the_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let repeat = |mean: f64, sd: f64| serde_json::json!({"repeat": {"runs": 3, "mean_ms": mean, "stddev_ms": sd}});
+    for (name, fields, field) in [
+        ("zero.json", serde_json::json!({"wall_ms": 0.0}), "wall_ms"),
+        ("neg.json", serde_json::json!({"wall_ms": -5.0}), "wall_ms"),
+        (
+            "huge.json",
+            serde_json::json!({"wall_ms": 1e300}),
+            "wall_ms",
+        ),
+        ("mean.json", repeat(0.0, 1.0), "repeat.mean_ms"),
+        ("sd.json", repeat(100.0, -1.0), "repeat.stddev_ms"),
+        (
+            "p95.json",
+            serde_json::json!({"page_ms": {"p95": -1.0}}),
+            "page_ms.p95",
+        ),
+    ] {
+        let base = baseline_file(dir.path(), name, fields);
+        let out = pagefetch()
+            .args(["fetch", "-m", "sequential", "--baseline", &base])
+            .arg("http://127.0.0.1:9/")
+            .timeout(GUARD)
+            .output()
+            .unwrap();
+        assert_usage_error(&out, name, name);
+        assert!(stderr(&out).contains(field), "{name}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn a_missing_baseline_says_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.json");
+    let out = pagefetch()
+        .args(["fetch", "--baseline"])
+        .arg(&missing)
+        .arg("http://127.0.0.1:9/")
+        .timeout(GUARD)
+        .output()
+        .unwrap();
+    assert_usage_error(&out, "nope.json", "missing baseline");
+    assert!(stderr(&out).contains("--export-json"), "{}", stderr(&out));
+}
