@@ -36,8 +36,16 @@ impl<'a> Html<'a> {
     }
 }
 
-/// Text for HTML and SVG: the five characters that could end an element or an attribute, and
-/// control characters, which have no business in a page.
+/// Characters that reorder the text around them (embeddings, overrides, isolates, marks): in a
+/// term, `a\u{202e}gnp.exe` would draw as `aexe.png`. Shown as their escapes instead.
+pub const BIDI: [char; 12] = [
+    '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}',
+    '\u{2069}', '\u{200e}', '\u{200f}', '\u{061c}',
+];
+
+/// Text for HTML and SVG: the five characters that could end an element or an attribute, control
+/// characters, which have no business in a page, and bidi controls, shown as visible `\u{202e}`
+/// text so that what is drawn is what the input was.
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -49,6 +57,9 @@ pub fn esc(s: &str) -> String {
             '\'' => out.push_str("&#39;"),
             '\n' | '\t' => out.push(c),
             c if c.is_control() => out.push('\u{fffd}'),
+            c if BIDI.contains(&c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
             c => out.push(c),
         }
     }
@@ -261,5 +272,25 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
         assert_eq!(esc("a\x1bb"), "a\u{fffd}b");
+    }
+
+    #[test]
+    fn bidi_controls_are_shown_not_obeyed() {
+        assert_eq!(esc("a\u{202e}gnp.exe"), "a\\u{202e}gnp.exe");
+        for c in BIDI {
+            let shown = esc(&format!("x{c}y"));
+            assert!(!shown.contains(c), "{c:?}");
+            assert_eq!(shown, format!("x\\u{{{:x}}}y", c as u32));
+        }
+        assert_eq!(esc("\u{2067}\u{061c}"), "\\u{2067}\\u{61c}");
+        // In the page: the label, the tooltip and the summary.
+        let job = crate::page::Job::new(0, "a\u{202e}gnp.exe".into(), Err("bad".into()));
+        let mut html = Html::new(Box::new(Vec::new()));
+        html.page(Strategy::Joinset, PageResult::new(std::sync::Arc::new(job)))
+            .unwrap();
+        let svg = waterfall(Strategy::Joinset, &html.loops[0].1, Duration::from_secs(1));
+        assert!(svg.contains("0 a\\u{202e}gnp.exe</text>"), "{svg}");
+        assert!(svg.contains("#0 a\\u{202e}gnp.exe |"), "{svg}");
+        assert!(!svg.contains('\u{202e}'), "{svg}");
     }
 }
