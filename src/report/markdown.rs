@@ -23,6 +23,28 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
+/// Text the user gave (a file name) for Markdown, in a cell or a list item: each ASCII character
+/// that can open markup inside a line (emphasis, a link, an image, HTML, code, a heading, a table
+/// cell, math) is backslash-escaped, and control and bidi characters are shown as `\u{1b}`, so
+/// the summary reads what the text was and no name can add a link, a line or a row.
+fn text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '<' | '>' | '#' | '+' | '!' | '|'
+            | '~' | '&' | '$' | '^' | ':' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() || super::html::BIDI.contains(&c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 impl Reporter for Markdown<'_> {
     fn page(&mut self, _: Strategy, _: PageResult) -> io::Result<()> {
         Ok(())
@@ -78,12 +100,17 @@ impl Reporter for Markdown<'_> {
                 opt(r.page_time(95.0)),
             )?;
         }
-        if verdict.baseline.is_some() {
+        if let Some((file, loops)) = &verdict.baseline {
             writeln!(w)?;
-            let mut text = Vec::new();
-            super::summary::write_baseline(&mut text, verdict)?;
-            for line in String::from_utf8_lossy(&text).lines() {
-                writeln!(w, "- {}", cell(line))?;
+            // The file name is the user's text; the rest of each line is ours.
+            let shown = Verdict {
+                checks: Vec::new(),
+                baseline: Some((text(file), loops.clone())),
+            };
+            let mut lines = Vec::new();
+            super::summary::write_baseline(&mut lines, &shown)?;
+            for line in String::from_utf8_lossy(&lines).lines() {
+                writeln!(w, "- {line}")?;
             }
         }
         if !verdict.checks.is_empty() {
@@ -99,5 +126,60 @@ impl Reporter for Markdown<'_> {
             }
         }
         w.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::{Change, Comparison};
+
+    #[test]
+    fn user_text_cannot_add_markup() {
+        assert_eq!(text("a|b"), "a\\|b");
+        assert_eq!(text("[x](http://e)"), "\\[x\\]\\(http\\://e\\)");
+        assert_eq!(text("*_`<b>"), "\\*\\_\\`\\<b\\>");
+        assert_eq!(text("a\nb\x1b"), "a\\u{a}b\\u{1b}");
+        assert_eq!(text("a\u{202e}gnp"), "a\\u{202e}gnp");
+        assert_eq!(text("out/base-2.json"), "out/base-2.json");
+    }
+
+    #[test]
+    fn the_baseline_path_is_escaped_in_the_summary() {
+        let file = "x|y\n# [pwn](http://e) <img src=x>\u{202e}`.json";
+        let change = Change {
+            now: 1.0,
+            before: 1.0,
+            change_pct: 0.0,
+            uncertainty_pct: None,
+        };
+        let verdict = Verdict {
+            checks: Vec::new(),
+            baseline: Some((
+                file.to_string(),
+                vec![Comparison {
+                    mode: "joinset",
+                    wall: change,
+                    p95: None,
+                }],
+            )),
+        };
+        let mut out = Vec::new();
+        Markdown::new(Box::new(&mut out))
+            .finish(&[], &Speedup::compute(&[]), &verdict)
+            .unwrap();
+        let md = String::from_utf8(out).unwrap();
+        let line = md.lines().find(|l| l.starts_with("- baseline")).unwrap();
+        assert!(
+            line.contains(
+                "(x\\|y\\u{a}\\# \\[pwn\\]\\(http\\://e\\) \\<img src=x\\>\\u{202e}\\`.json)"
+            ),
+            "{line}"
+        );
+        assert_eq!(
+            md.lines().filter(|l| l.starts_with("- ")).count(),
+            1,
+            "{md}"
+        );
     }
 }
