@@ -41,13 +41,25 @@ pub struct Plan {
 }
 
 /// What is judged after the run.
-#[derive(Default)]
 pub struct Judge {
     pub checks: Vec<Check>,
     pub baseline: Option<Baseline>,
     pub fail_inconclusive: bool,
-    /// Print each check's line on stderr.
+    /// Print each check's line, and the note that the run was interrupted, on stderr (false with
+    /// `-q`: the exit code 130/143 still says it).
     pub say: bool,
+}
+
+impl Default for Judge {
+    /// Nothing to judge; the notes are printed (the runs that build a `Judge` for `-q` say so).
+    fn default() -> Self {
+        Judge {
+            checks: Vec::new(),
+            baseline: None,
+            fail_inconclusive: false,
+            say: true,
+        }
+    }
 }
 
 /// The inputs: a list every run reads from the start (`compare`, `--repeat`), or a stream read
@@ -271,9 +283,11 @@ pub async fn run_modes(
     // Exit codes, most important first: 2 (an error, above), 130/143, 3, 1, 0.
     Ok(match interrupted {
         Some(code) => {
-            output::warn(format_args!(
-                "pagefetch: interrupted; unfinished pages are marked cancelled"
-            ));
+            if judge.say {
+                output::warn(format_args!(
+                    "pagefetch: interrupted; unfinished pages are marked cancelled"
+                ));
+            }
             Outcome::Interrupted(code)
         }
         None if verdict.failed() || (judge.fail_inconclusive && verdict.inconclusive()) => {

@@ -3,10 +3,10 @@
 
 mod common;
 
-use std::process::Output;
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use common::{pagefetch, TestServer};
+use common::{pagefetch, send, wait_for, TestServer};
 
 /// A guard against a run that would never end, not a measurement: every case here ends at once
 /// when it passes.
@@ -176,4 +176,39 @@ fn a_missing_baseline_says_how_to_make_one() {
         .unwrap();
     assert_usage_error(&out, "nope.json", "missing baseline");
     assert!(stderr(&out).contains("--export-json"), "{}", stderr(&out));
+}
+
+/// An interrupted run: a slow page in flight, then SIGINT.
+fn interrupted(quiet: bool) -> Output {
+    let s = TestServer::instant();
+    let mut cmd = common::command();
+    cmd.args(["fetch", "--format", "ndjson", "-m", "joinset"]);
+    if quiet {
+        cmd.arg("-q");
+    }
+    let child = cmd
+        .args([s.url("a", ""), s.url("slow", "ms=20000")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn pagefetch");
+    wait_for("the slow page to be the only one in flight", || {
+        s.stats().requests() >= 2 && s.stats().in_flight() == 1
+    });
+    send(&child, libc::SIGINT);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn quiet_leaves_out_the_interrupted_note_and_the_exit_code_still_says_it() {
+    let out = interrupted(true);
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("interrupted"),
+        "-q: {:?}",
+        stderr(&out)
+    );
+    let out = interrupted(false);
+    assert_eq!(out.status.code(), Some(130));
+    assert!(stderr(&out).contains("pagefetch: interrupted"));
 }
