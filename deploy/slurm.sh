@@ -3,6 +3,7 @@
 # if the task is run again. When every task is done, merge them (see the last line).
 #
 #   sbatch --array=0-7 deploy/slurm.sh             # 8 shards: --shard auto/8 reads SLURM_ARRAY_TASK_ID
+#                                                  # (minus SLURM_ARRAY_TASK_MIN, so 1-8 works too)
 #   pagefetch merge out/shard-*.ndjson > out/all.ndjson
 #
 #SBATCH --job-name=pagefetch

@@ -176,7 +176,8 @@ pub struct InputArgs {
     #[arg(short = 't', long, value_name = "URL", default_value = DEFAULT_TEMPLATE)]
     pub template: String,
     /// Fetch only the inputs whose 0-based index i has i mod N = K (records keep the global index);
-    /// 'auto/N' takes K from JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID or PARALLEL_SEQ-1
+    /// 'auto/N' takes K from JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID (minus SLURM_ARRAY_TASK_MIN)
+    /// or PARALLEL_SEQ-1
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
 }

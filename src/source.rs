@@ -251,8 +251,9 @@ impl std::str::FromStr for Shard {
     }
 }
 
-/// K from `JOB_COMPLETION_INDEX` (Kubernetes Indexed Job), `SLURM_ARRAY_TASK_ID` (Slurm array), or
-/// `PARALLEL_SEQ` - 1 (GNU parallel), in that order.
+/// K from `JOB_COMPLETION_INDEX` (Kubernetes Indexed Job), `SLURM_ARRAY_TASK_ID` -
+/// `SLURM_ARRAY_TASK_MIN` (Slurm array: `--array=1-4` numbers its tasks from 1), or `PARALLEL_SEQ`
+/// - 1 (GNU parallel), in that order.
 pub fn shard_from_env(var: impl Fn(&str) -> Option<String>) -> Result<usize, String> {
     let number = |name: &str, v: String| {
         v.trim()
@@ -263,7 +264,14 @@ pub fn shard_from_env(var: impl Fn(&str) -> Option<String>) -> Result<usize, Str
         return number("JOB_COMPLETION_INDEX", v);
     }
     if let Some(v) = var("SLURM_ARRAY_TASK_ID") {
-        return number("SLURM_ARRAY_TASK_ID", v);
+        let id = number("SLURM_ARRAY_TASK_ID", v)?;
+        let Some(min) = var("SLURM_ARRAY_TASK_MIN") else {
+            return Ok(id);
+        };
+        let min = number("SLURM_ARRAY_TASK_MIN", min)?;
+        return id.checked_sub(min).ok_or_else(|| {
+            format!("--shard auto: SLURM_ARRAY_TASK_ID={id} is below SLURM_ARRAY_TASK_MIN={min}")
+        });
     }
     if let Some(v) = var("PARALLEL_SEQ") {
         return number("PARALLEL_SEQ", v)?
@@ -305,6 +313,22 @@ mod tests {
             shard_from_env(env(&[("SLURM_ARRAY_TASK_ID", "1"), ("PARALLEL_SEQ", "5")])),
             Ok(1)
         );
+        // sbatch --array=1-4: the last task is shard 3 (of 4), counted from the array's first.
+        let slurm = |id: &str, min: &str| {
+            shard_from_env(|name: &str| match name {
+                "SLURM_ARRAY_TASK_ID" => Some(id.to_string()),
+                "SLURM_ARRAY_TASK_MIN" => Some(min.to_string()),
+                _ => None,
+            })
+        };
+        assert_eq!(slurm("4", "1"), Ok(3));
+        assert_eq!(slurm("1", "1"), Ok(0));
+        assert_eq!(slurm("12", "10"), Ok(2));
+        assert_eq!(slurm("3", "0"), Ok(3));
+        assert!(slurm("0", "1")
+            .unwrap_err()
+            .contains("below SLURM_ARRAY_TASK_MIN"));
+        assert!(slurm("2", "x").is_err());
         assert_eq!(shard_from_env(env(&[("PARALLEL_SEQ", "5")])), Ok(4));
         assert!(shard_from_env(env(&[("PARALLEL_SEQ", "0")])).is_err());
         let none = shard_from_env(env(&[])).unwrap_err();

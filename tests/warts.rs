@@ -212,3 +212,28 @@ fn quiet_leaves_out_the_interrupted_note_and_the_exit_code_still_says_it() {
     assert_eq!(out.status.code(), Some(130));
     assert!(stderr(&out).contains("pagefetch: interrupted"));
 }
+
+#[test]
+fn shard_auto_counts_slurm_tasks_from_the_arrays_first_id() {
+    let s = TestServer::instant();
+    let terms: Vec<String> = (0..8).map(|i| format!("t{i}")).collect();
+    // sbatch --array=1-4: task 4 is shard 3 of 4.
+    let out = pagefetch()
+        .args(["fetch", "--format", "ndjson", "--shard", "auto/4", "-t"])
+        .arg(s.template())
+        .args(&terms)
+        .env_remove("JOB_COMPLETION_INDEX")
+        .env_remove("PARALLEL_SEQ")
+        .env("SLURM_ARRAY_TASK_ID", "4")
+        .env("SLURM_ARRAY_TASK_MIN", "1")
+        .timeout(GUARD)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let indices: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["index"].as_u64())
+        .collect();
+    assert_eq!(indices, [3, 7]);
+}
