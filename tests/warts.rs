@@ -28,7 +28,6 @@ fn assert_usage_error(out: &Output, flag: &str, what: &str) {
 #[test]
 fn durations_and_rates_the_clock_cannot_hold_are_usage_errors_in_every_loop() {
     let s = TestServer::instant();
-    // fail=1: the first answer is a 503, so a retry (and its delay) happens.
     let url = s.url("t", "fail=1");
     let huge = [
         ("--timeout", "300000000000y"),
@@ -37,6 +36,9 @@ fn durations_and_rates_the_clock_cannot_hold_are_usage_errors_in_every_loop() {
     ];
     for mode in ["sequential", "joinset", "join-all"] {
         for (flag, value) in huge {
+            // fail=1 on a query of its own: its first answer is a 503, so (had the flag been
+            // taken) a retry, and its delay, would happen.
+            let url = s.url(&format!("{mode}{flag}"), "fail=1");
             let out = pagefetch()
                 .args(["fetch", "-q", "-m", mode, "--retry", "1", flag, value, &url])
                 .timeout(GUARD)
