@@ -76,7 +76,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         order: args.output.order,
         select: Default::default(),
         warmup: 0,
-        judge: Default::default(),
+        judge: crate::compare::Judge {
+            say: !args.output.quiet,
+            ..Default::default()
+        },
     };
     let reporter = report::reporter(
         args.output.format,
