@@ -190,10 +190,11 @@ impl Pool {
                 .handshake(io)
                 .await
                 .map_err(handshake_failed)?;
-            let c = conn.clone();
+            // This future ends as soon as the connection takes no new request (at a GOAWAY),
+            // while hyper's own task still reads the streams the server took: the connection
+            // is closed when hyper drops it (ConnIo's Drop), not here.
             tokio::spawn(async move {
                 let _ = connection.await;
-                c.close();
             });
             let mut st = self.lock();
             st.h2.insert(
@@ -253,11 +254,11 @@ impl Pool {
                 }
                 return Some(pooled(Sender::H2(h.sender.clone()), h.conn.clone()));
             }
-            if let Some(dead) = st.h2.remove(route) {
-                dead.conn.close();
-                if let Some(stamp) = dead.stamp {
-                    st.order.remove(&stamp);
-                }
+            // Closed for new requests (after a GOAWAY hyper closes its sender while the streams
+            // the server took still run): forget it, but leave closing to hyper's task, which
+            // ends once those streams have, or closing it here would cut them off mid-body.
+            if let Some(stamp) = st.h2.remove(route).and_then(|dead| dead.stamp) {
+                st.order.remove(&stamp);
             }
         }
         let list = st.idle.get_mut(route)?;
@@ -532,6 +533,13 @@ impl ConnIo {
             Some(s) => f(Pin::new(s)),
             None => closed(),
         }
+    }
+}
+
+impl Drop for ConnIo {
+    /// hyper is done with the connection (its task ended): close it, if nothing else has.
+    fn drop(&mut self) {
+        self.0.close();
     }
 }
 
