@@ -22,6 +22,7 @@ pub mod run;
 pub mod server;
 pub mod setup;
 pub mod source;
+pub mod spool;
 pub mod stats;
 pub mod template;
 pub mod term;
@@ -45,6 +46,17 @@ use template::{Jobs, Template};
 
 /// Runs one command to its end. `Err` is a usage or fatal error (exit 2); a failed page is not.
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let outcome = command(cli).await;
+    // Everything handed to stdout and the export files is written before the command ends. A
+    // write error is the one its writer met (a failure seen mid-run was a copy of it, without the
+    // mark that tells a closed stdout from other errors).
+    match spool::finish() {
+        Ok(()) => outcome,
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn command(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Fetch(a) => {
             let resume = a.resume.map(|path| (path, a.resume_failed));
@@ -168,7 +180,7 @@ async fn fetch_or_compare(
                 ));
             }
             select.skip = Some(Arc::new(r.done));
-            (Format::Ndjson, Box::new(r.sink) as Box<dyn Write>)
+            (Format::Ndjson, spool::spool(Box::new(r.sink)))
         }
         _ => (output.format, stdout_sink()),
     };
@@ -201,10 +213,10 @@ async fn fetch_or_compare(
     let create = |path: &std::path::Path, flag: &str| -> anyhow::Result<Box<dyn Write>> {
         let file = std::fs::File::create(path)
             .with_context(|| format!("{flag} {}: cannot create it", path.display()))?;
-        Ok(Box::new(output::FileSink::new(
+        Ok(spool::spool(Box::new(output::FileSink::new(
             file,
             path.display().to_string(),
-        )))
+        ))))
     };
     if let Some(path) = &ci.export_json {
         reporters.push(report::json_export(layout, create(path, "--export-json")?));

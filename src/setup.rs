@@ -99,9 +99,9 @@ pub fn waterfall_chart<'a>(
     Box::new(report::waterfall::Chart::new(out, width, color))
 }
 
-/// Buffered stdout for reporters; its errors say they were writing stdout.
+/// stdout for reporters, written from a thread of its own (spool.rs); its errors name stdout.
 pub fn stdout_sink() -> Box<dyn Write> {
-    Box::new(output::Stdout::new())
+    crate::spool::stdout()
 }
 
 /// stderr for human summaries and warnings, unless `--quiet`. Writing it never fails.

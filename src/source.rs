@@ -152,6 +152,8 @@ impl<'a> Source<'a> {
     /// The next job, waiting for input if none has arrived yet; `None` at the end. Cancel-safe:
     /// a job is counted only when it is returned.
     pub async fn next(&mut self) -> Option<Arc<Job>> {
+        // No new page while a paused reader holds too many records in memory (see spool.rs).
+        crate::spool::room().await;
         loop {
             let index = self.index;
             let job = match &mut self.from {

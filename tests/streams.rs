@@ -174,3 +174,50 @@ fn records_are_not_held_behind_a_slow_page_in_any_streaming_format() {
         });
     }
 }
+
+/// A reader that stops reading for 4 s while 2,000 pages of 100 ms run: writes wait on a thread
+/// of their own, so no page's time takes in the pause (it did: the runtime stood still while a
+/// write to the full pipe blocked it, and every page in flight grew by the pause).
+#[test]
+fn a_paused_reader_does_not_stretch_page_times() {
+    let server = TestServer::start(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::ZERO,
+    );
+    let list = tempfile::NamedTempFile::new().unwrap();
+    let urls: Vec<String> = (0..2000)
+        .map(|i| server.url(&format!("p{i}"), "bytes=100"))
+        .collect();
+    std::fs::write(list.path(), urls.join("\n")).unwrap();
+    for mode in ["joinset", "join-all", "sequential"] {
+        // Sequential would take 200 s at 100 ms a page: 60 pages show the same.
+        let count = if mode == "sequential" { 60 } else { 2000 };
+        let mut cmd = command();
+        cmd.args(["fetch", "--format", "ndjson", "-q", "-c", "200", "-m", mode]);
+        if mode == "sequential" {
+            cmd.args(&urls[..count]);
+        } else {
+            cmd.arg("-f").arg(list.path());
+        }
+        let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(4));
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        assert!(child.wait().unwrap().success(), "{mode}");
+        let pages: Vec<serde_json::Value> = std::iter::once(first.as_str())
+            .chain(rest.lines())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|v: &serde_json::Value| v["type"] == "page")
+            .collect();
+        assert_eq!(pages.len(), count, "{mode}");
+        // Each page is 100 ms at the server; 1.9 s more is load, never the 4 s pause.
+        let slowest = pages
+            .iter()
+            .map(|p| p["elapsed_ms"].as_f64().unwrap())
+            .fold(0.0, f64::max);
+        assert!(slowest < 2000.0, "{mode}: a page took {slowest} ms");
+    }
+}
