@@ -311,7 +311,7 @@ pub struct OutputArgs {
     /// Progress bar on stderr
     #[arg(long, value_name = "WHEN", default_value = "auto")]
     pub progress: ProgressWhen,
-    /// No progress bar, no summary or warnings on stderr (errors still print)
+    /// No progress bar, no summary or warnings on stderr (errors and --check results still print)
     #[arg(short = 'q', long)]
     pub quiet: bool,
     /// Order of the records: as in the input, or as each page finishes (no waiting)

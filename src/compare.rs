@@ -45,8 +45,9 @@ pub struct Judge {
     pub checks: Vec<Check>,
     pub baseline: Option<Baseline>,
     pub fail_inconclusive: bool,
-    /// Print each check's line, and the note that the run was interrupted, on stderr (false with
-    /// `-q`: the exit code 130/143 still says it).
+    /// Print the note that the run was interrupted on stderr (false with `-q`: the exit code
+    /// 130/143 still says it). Each check's line is printed whatever this says: a check is a
+    /// result, and a failed one must be visible in a CI log even with `-q`.
     pub say: bool,
 }
 
@@ -274,9 +275,7 @@ pub async fn run_modes(
     let judge = &plan.judge;
     let verdict = verdict::judge(&judge.checks, &finals, &speedup, judge.baseline.as_ref());
     reporter.borrow_mut().finish(&finals, &speedup, &verdict)?;
-    if judge.say {
-        say_checks(&verdict);
-    }
+    say_checks(&verdict);
     if let Some(why) = input_failed {
         anyhow::bail!("{why} (the pages before it were fetched and reported)");
     }
