@@ -190,7 +190,8 @@ pub struct RequestArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub concurrency: u32,
     /// Limit for a whole transfer, body included (e.g. 250ms, 2s, 1m; at most 1y, like every duration)
-    #[arg(long, value_name = "D", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, visible_alias = "max-time", value_name = "D", default_value = "30s",
+          value_parser = parse_duration)]
     pub timeout: Duration,
     /// Limit for opening the connection
     #[arg(long, value_name = "D", default_value = "10s", value_parser = parse_duration)]
@@ -302,8 +303,10 @@ pub struct NetArgs {
     pub resolve: Vec<Override>,
 }
 
-/// What is printed, and where.
+/// What is printed, and where. Its own heading: a flattened group's `next_help_heading` carries
+/// over to whatever follows it, so without one these options showed under the group before.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
 pub struct OutputArgs {
     /// Output format on stdout
     #[arg(long, value_name = "FORMAT", default_value = "table")]
@@ -386,14 +389,15 @@ pub struct DemoArgs {
     /// Extra per-term delay of up to D, so pages finish out of input order
     #[arg(long, value_name = "D", default_value = "100ms", value_parser = parse_duration_or_zero)]
     pub jitter: Duration,
-    #[command(flatten)]
-    pub output: OutputArgs,
     /// Use HTTP/1.1 only (with --tls: no HTTP/2)
     #[arg(long = "http1.1")]
     pub http1_1: bool,
     /// Leave out the charts of when each page ran
     #[arg(long)]
     pub no_waterfall: bool,
+    // Last: the options after it would show under its heading.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Output format on stdout.
@@ -600,6 +604,81 @@ mod tests {
             assert!(err.to_string().contains(args[1]), "{args:?}: {err}");
         }
         assert!(parse(&["fetch", "--timeout", "1y", "--rate", "1/1y", "x"]).is_ok());
+    }
+
+    /// `pagefetch SUB --help` as printed: each option's long name and the heading it is under.
+    fn headings(sub: &str) -> Vec<(String, String)> {
+        let err = parse(&[sub, "--help"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);
+        let (mut heading, mut found) = (String::new(), Vec::new());
+        for line in err.render().to_string().lines() {
+            if !line.starts_with(' ') && line.ends_with(':') {
+                heading = line.trim_end_matches(':').to_string();
+            } else if line.starts_with("  -") || line.starts_with("      --") {
+                let long = line.split_whitespace().find(|w| w.starts_with("--"));
+                let long = long.unwrap().trim_end_matches(',');
+                found.push((long.to_string(), heading.clone()));
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn help_puts_each_option_under_its_heading() {
+        let expect = [
+            ("--concurrency", "Options"),
+            ("--timeout", "Options"),
+            ("--cacert", "Connection"),
+            ("--resolve", "Connection"),
+            ("--retry", "Politeness"),
+            ("--per-host", "Politeness"),
+            ("--format", "Output"),
+            ("--progress", "Output"),
+            ("--quiet", "Output"),
+            ("--order", "Output"),
+            ("--waterfall", "Output"),
+            ("--color", "Output"),
+            ("--check", "CI"),
+            ("--export-html", "CI"),
+        ];
+        for sub in ["fetch", "compare"] {
+            let found = headings(sub);
+            for (option, heading) in expect {
+                let under = found.iter().find(|(o, _)| o == option).map(|(_, h)| h);
+                assert_eq!(under.map(String::as_str), Some(heading), "{sub} {option}");
+            }
+        }
+        let fetch = headings("fetch");
+        assert!(
+            fetch.contains(&("--resume".into(), "Scale".into())),
+            "{fetch:?}"
+        );
+        let demo = headings("demo");
+        for (option, heading) in [
+            ("--tls", "Options"),
+            ("--http1.1", "Options"),
+            ("--no-waterfall", "Options"),
+            ("--format", "Output"),
+            ("--quiet", "Output"),
+        ] {
+            assert!(
+                demo.contains(&(option.into(), heading.into())),
+                "demo {option}: {demo:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn max_time_is_curls_name_for_timeout() {
+        let Command::Fetch(f) = parse(&["fetch", "--max-time", "2s", "x"]).unwrap().command else {
+            panic!("not fetch")
+        };
+        assert_eq!(f.request.timeout, Duration::from_secs(2));
+        let help = parse(&["fetch", "--help"])
+            .unwrap_err()
+            .render()
+            .to_string();
+        assert!(help.contains("[alias: --max-time]"), "{help}");
     }
 
     #[test]
