@@ -208,7 +208,7 @@ pub struct RequestArgs {
     /// Follow at most N redirects
     #[arg(long, value_name = "N", default_value = "10")]
     pub max_redirects: usize,
-    /// Ask for gzip/brotli/zstd and count decoded bytes (default: bytes as received)
+    /// Ask for gzip/deflate/brotli/zstd and count decoded bytes (default: bytes as received)
     #[arg(long)]
     pub compressed: bool,
     /// Count an HTTP status >= 400 as a failed page
@@ -490,7 +490,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
-/// `Name: value`; reqwest's own checks reject malformed names and CR/LF in values.
+/// `Name: value`; the http crate's checks reject malformed names and CR/LF in values.
 fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
     let (name, value) = s
         .split_once(':')
