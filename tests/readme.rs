@@ -185,7 +185,7 @@ fn clone_status() -> Option<String> {
 fn every_bash_block_of_the_docs_runs_and_leaves_nothing_behind() {
     let blocks = blocks("bash");
     assert!(
-        blocks.len() >= 3,
+        blocks.len() >= 8,
         "expected the README's and the docs' blocks, found {}",
         blocks.len()
     );
