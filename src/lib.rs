@@ -10,6 +10,7 @@ pub mod exit;
 pub mod fetch;
 pub mod input;
 pub mod limits;
+pub mod man;
 pub mod mask;
 pub mod merge;
 pub mod order;
@@ -98,7 +99,7 @@ async fn command(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Man => {
             let mut out = output::Stdout::new();
             let command = <Cli as clap::CommandFactory>::command();
-            clap_mangen::Man::new(command).render(&mut out)?;
+            out.write_all(man::render(command).as_bytes())?;
             out.flush()?;
             Ok(Outcome::AllOk)
         }
