@@ -65,11 +65,12 @@ const ENVIRONMENT: &[(&str, &str)] = &[
     ),
     (
         "NO_COLOR",
-        "When set, no colour, whatever the terminal (--color always still forces it).",
+        "When set and not empty, no colour with --color auto, even with CLICOLOR_FORCE (--color \
+         always still colours).",
     ),
     (
         "CLICOLOR_FORCE",
-        "When set (not 0), colour even off a terminal.",
+        "When set, not empty and not 0, colour with --color auto even off a terminal.",
     ),
     (
         "JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_MIN, PARALLEL_SEQ",
