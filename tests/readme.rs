@@ -345,3 +345,53 @@ fn the_github_workflow_builds_from_its_checkout_and_its_script_runs() {
     assert!(ran.err.contains("check wall_change<=10%"), "{}", ran.err);
     assert!(ran.left.is_empty(), "{:?}", ran.left);
 }
+
+/// GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+#[test]
+fn every_relative_link_of_the_docs_resolves() {
+    let mut docs = documents();
+    for extra in ["CONTRIBUTING.md", "CHANGELOG.md", "deploy/README.md"] {
+        docs.push((
+            extra.into(),
+            std::fs::read_to_string(root().join(extra)).unwrap(),
+        ));
+    }
+    let mut broken = Vec::new();
+    for (path, text) in &docs {
+        let dir = Path::new(path).parent().unwrap_or(Path::new(""));
+        for link in text.split("](").skip(1).filter_map(|r| r.split(')').next()) {
+            if link.contains("://") || link.starts_with("mailto:") || link.contains(' ') {
+                continue;
+            }
+            let (file, frag) = link.split_once('#').unwrap_or((link, ""));
+            let target = match file {
+                "" => PathBuf::from(path),
+                f => dir.join(f),
+            };
+            let Ok(body) = std::fs::read_to_string(root().join(&target)) else {
+                if !root().join(&target).exists() {
+                    broken.push(format!("{path}: {link} (no such file)"));
+                }
+                continue;
+            };
+            let found = body
+                .lines()
+                .filter_map(|l| l.strip_prefix('#'))
+                .any(|h| anchor(h.trim_start_matches('#')) == frag);
+            if !frag.is_empty() && !found {
+                broken.push(format!("{path}: {link} (no such heading)"));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
