@@ -6,13 +6,20 @@
 //! Per request, `ms=`, `bytes=` and `status=` override delay, size and status, and `close=1` closes
 //! the connection after the answer. The server counts
 //! connections and requests in flight so tests can prove what a loop really did.
+//!
+//! Two barriers let a test prove concurrency without a latency the client must beat:
+//! `hold=N` keeps the answer until N requests have been in flight at once (the most seen since
+//! `max_in_flight` was last reset), and `gate=K` keeps the answers to this query, from its K-th
+//! request on, until the test calls [`Stats::open_gate`]. A held answer that waits longer than
+//! [`HOLD_DEADLINE`] gives up with a 504 and says why on stderr, so a broken client fails the test
+//! instead of hanging it.
 
 pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -51,7 +58,17 @@ pub struct Stats {
     seen: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     /// When each request arrived, from the server's start, if asked to keep them.
     arrivals: std::sync::Mutex<Option<(std::time::Instant, Vec<Duration>)>>,
+    /// The smallest `hold=` any request has waited for (0: none yet): a new request wakes the
+    /// held ones only once the most in flight has reached it, not on every arrival.
+    hold_target: AtomicUsize,
+    /// `gate=`: open or not, and the wake-up for held answers when it opens or `hold=` is met.
+    gate_open: AtomicBool,
+    changed: tokio::sync::Notify,
 }
+
+/// How long an answer held by `hold=` or `gate=` waits before it gives up with a 504: far longer
+/// than any barrier takes to be met on a busy machine, short enough to fail rather than hang.
+pub const HOLD_DEADLINE: Duration = Duration::from_secs(60);
 
 impl Stats {
     pub fn connections(&self) -> usize {
@@ -86,6 +103,44 @@ impl Stats {
             .as_ref()
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
+    }
+
+    /// Lets every answer held by `gate=` go, and those that come later.
+    pub fn open_gate(&self) {
+        self.gate_open.store(true, Ordering::SeqCst);
+        self.changed.notify_waiters();
+    }
+
+    /// Holds `gate=` answers again, from the next one on.
+    pub fn close_gate(&self) {
+        self.gate_open.store(false, Ordering::SeqCst);
+    }
+
+    /// Waits until `n` requests have been in flight at once; false after [`HOLD_DEADLINE`].
+    async fn hold_until_in_flight(&self, n: usize) -> bool {
+        let _ = self
+            .hold_target
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| {
+                (t == 0 || n < t).then_some(n)
+            });
+        self.wait_until(|s| s.max_in_flight() >= n).await
+    }
+
+    /// Waits until `cond` holds, woken by [`Stats::open_gate`] and by arrivals that meet a `hold=`.
+    async fn wait_until(&self, cond: impl Fn(&Stats) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + HOLD_DEADLINE;
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            // Registered before the condition is read, so a wake-up in between is not lost.
+            notified.as_mut().enable();
+            if cond(self) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return cond(self);
+            }
+        }
     }
 
     /// The how-many-th request for `query` this one is (1-based).
@@ -285,9 +340,11 @@ async fn respond(
     let query = req.uri().query().unwrap_or("");
     let mut ask = Ask::from_query(query, config);
     let mut cut = false;
-    if ask.fail > 0 || ask.drop > 0 || ask.cut > 0 {
+    let mut gated = false;
+    if ask.fail > 0 || ask.drop > 0 || ask.cut > 0 || ask.gate > 0 {
         let nth = stats.count(query);
         cut = nth <= ask.cut;
+        gated = ask.gate > 0 && nth >= ask.gate;
         if nth <= ask.drop {
             return Err(Dropped);
         }
@@ -299,7 +356,41 @@ async fn respond(
             ask.retry_after = None;
         }
     }
-    let guard = InFlight::enter(stats);
+    let guard = InFlight::enter(stats.clone());
+    let mut gave_up = None;
+    if ask.hold > 0 && !stats.hold_until_in_flight(ask.hold).await {
+        gave_up = Some(format!(
+            "hold={}: only {} requests were ever in flight at once",
+            ask.hold,
+            stats.max_in_flight()
+        ));
+    }
+    if gated
+        && gave_up.is_none()
+        && !stats
+            .wait_until(|s| s.gate_open.load(Ordering::SeqCst))
+            .await
+    {
+        gave_up = Some(format!("gate={}: the test never opened the gate", ask.gate));
+    }
+    if let Some(why) = gave_up {
+        let why = format!(
+            "test server: {query}: {why} in {} s; answering 504",
+            HOLD_DEADLINE.as_secs()
+        );
+        eprintln!("{why}");
+        let mut resp = Response::new(PageBody {
+            remaining: 0,
+            guard: Some(guard),
+            cut_after: None,
+            pause: None,
+        });
+        *resp.status_mut() = StatusCode::GATEWAY_TIMEOUT;
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&why) {
+            resp.headers_mut().insert("x-held", v);
+        }
+        return Ok(resp);
+    }
     if !ask.delay.is_zero() {
         tokio::time::sleep(ask.delay).await;
     }
@@ -343,6 +434,10 @@ struct Ask {
     drop: usize,
     /// The first `cut` requests for this query get half their body, then the connection breaks.
     cut: usize,
+    /// Answer only once this many requests have been in flight at once (0: at once).
+    hold: usize,
+    /// From this request for the query on (1-based; 0: never), answer once the gate is open.
+    gate: usize,
 }
 
 impl Ask {
@@ -350,6 +445,7 @@ impl Ask {
         let mut term = String::new();
         let (mut ms, mut bytes, mut status, mut close) = (None, None, None, false);
         let (mut fail, mut drop, mut cut, mut retry_after) = (0, 0, 0, None);
+        let (mut hold, mut gate) = (0, 0);
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
             match &*k {
                 "q" => term = v.into_owned(),
@@ -361,6 +457,8 @@ impl Ask {
                 "drop" => drop = v.parse().unwrap_or(0),
                 "cut" => cut = v.parse().unwrap_or(0),
                 "retry_after" => retry_after = Some(v.into_owned()),
+                "hold" => hold = v.parse().unwrap_or(0),
+                "gate" => gate = v.parse().unwrap_or(0),
                 _ => {}
             }
         }
@@ -381,6 +479,8 @@ impl Ask {
             retry_after,
             drop,
             cut,
+            hold,
+            gate,
         }
     }
 }
@@ -428,7 +528,14 @@ struct InFlight(Arc<Stats>);
 impl InFlight {
     fn enter(stats: Arc<Stats>) -> InFlight {
         let now = stats.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        stats.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        let max = stats
+            .max_in_flight
+            .fetch_max(now, Ordering::SeqCst)
+            .max(now);
+        let target = stats.hold_target.load(Ordering::SeqCst);
+        if target > 0 && max >= target {
+            stats.changed.notify_waiters();
+        }
         InFlight(stats)
     }
 }
@@ -535,7 +642,106 @@ mod tests {
                 retry_after: None,
                 drop: 0,
                 cut: 0,
+                hold: 0,
+                gate: 0,
             }
+        );
+        let c = Ask::from_query("q=x&hold=12&gate=2", cfg);
+        assert_eq!((c.hold, c.gate), (12, 2));
+    }
+
+    /// One HTTP/1.1 GET of `/search?{query}` on a fresh connection: the status code.
+    async fn get(addr: SocketAddr, query: String) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut conn = TcpStream::connect(addr).await.unwrap();
+        let head = format!("GET /search?{query} HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n");
+        conn.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        conn.read_to_end(&mut answer).await.unwrap();
+        let text = String::from_utf8_lossy(&answer);
+        text[9..12].parse().unwrap_or_else(|_| panic!("{text}"))
+    }
+
+    /// Waits (on a real clock, up to the deadline) until `cond` holds.
+    async fn until(what: &str, cond: impl Fn() -> bool) {
+        let end = tokio::time::Instant::now() + HOLD_DEADLINE;
+        while !cond() {
+            assert!(
+                tokio::time::Instant::now() < end,
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hold_answers_only_once_that_many_are_in_flight() {
+        let s = Server::start(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            ServerConfig::default(),
+        )
+        .await
+        .unwrap();
+        let (addr, stats) = (s.addr(), s.stats().clone());
+        let first: Vec<_> = (0..2)
+            .map(|i| tokio::spawn(get(addr, format!("q=a{i}&hold=3&bytes=5"))))
+            .collect();
+        until("two held requests", || stats.in_flight() == 2).await;
+        // However long they wait, two are not three: nothing is answered.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(first.iter().all(|t| !t.is_finished()));
+        assert_eq!(stats.in_flight(), 2);
+        assert_eq!(get(addr, "q=a2&hold=3&bytes=5".into()).await, 200);
+        for t in first {
+            assert_eq!(t.await.unwrap(), 200);
+        }
+        assert_eq!(stats.max_in_flight(), 3);
+        // Once met, the barrier stays met until max_in_flight is reset.
+        assert_eq!(get(addr, "q=a3&hold=3".into()).await, 200);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn gate_holds_from_the_kth_request_until_opened() {
+        let s = Server::start(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            ServerConfig::default(),
+        )
+        .await
+        .unwrap();
+        let (addr, stats) = (s.addr(), s.stats().clone());
+        assert_eq!(
+            get(addr, "q=g&gate=2&bytes=1".into()).await,
+            200,
+            "the first passes"
+        );
+        let held = tokio::spawn(get(addr, "q=g&gate=2&bytes=1".into()));
+        until("the held request", || stats.in_flight() == 1).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!held.is_finished());
+        stats.open_gate();
+        assert_eq!(held.await.unwrap(), 200);
+        assert_eq!(
+            get(addr, "q=g&gate=2&bytes=1".into()).await,
+            200,
+            "open stays open"
+        );
+        stats.close_gate();
+        let held = tokio::spawn(get(addr, "q=g&gate=2&bytes=1".into()));
+        until("the held request", || stats.in_flight() == 1).await;
+        stats.open_gate();
+        assert_eq!(held.await.unwrap(), 200);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_barrier_never_met_gives_up_after_the_deadline() {
+        let stats = Stats::default();
+        let start = tokio::time::Instant::now();
+        assert!(!stats.hold_until_in_flight(2).await);
+        assert_eq!(start.elapsed(), HOLD_DEADLINE);
+        assert!(
+            !stats
+                .wait_until(|s| s.gate_open.load(Ordering::SeqCst))
+                .await
         );
     }
 
