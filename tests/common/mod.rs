@@ -108,6 +108,12 @@ impl TestServer {
         format!("http://{}/search?q={{}}", self.addr)
     }
 
+    /// The template with `hold=n`: no page is answered until `n` requests are in flight at once
+    /// (see `pagefetch::server`), so a run shows its concurrency however loaded the machine is.
+    pub fn held_template(&self, n: usize) -> String {
+        format!("{}&hold={n}", self.template())
+    }
+
     /// A URL term with query overrides, e.g. `url("t1", "ms=50&bytes=10")`.
     pub fn url(&self, term: &str, overrides: &str) -> String {
         format!("http://{}/search?q={term}&{overrides}", self.addr)
@@ -131,9 +137,13 @@ pub fn refused_addr() -> SocketAddr {
     l.local_addr().unwrap()
 }
 
-/// Waits up to 20 s for `cond`, checking every 10 ms.
+/// How long a test waits for something that happens at once on an idle machine: generous, since
+/// a busy one can stall a process for seconds, and only a failing test ever waits it out.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Waits up to [`DEADLINE`] for `cond`, checking every 10 ms.
 pub fn wait_for(what: &str, cond: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let deadline = std::time::Instant::now() + DEADLINE;
     while !cond() {
         assert!(
             std::time::Instant::now() < deadline,
