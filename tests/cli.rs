@@ -406,6 +406,9 @@ fn bad_lines_are_error_rows_naming_the_line_and_the_rest_runs() {
 
 #[test]
 fn compare_reports_a_speedup_from_its_own_wall_times() {
+    // Whether the concurrent loops come out faster depends on the machine's load, so only the
+    // arithmetic is checked here; the loops' concurrency is proven by the server's barrier in
+    // `concurrent_binary_fills_the_limit`, and the speedup on constructed runs in src/run.rs.
     let s = TestServer::start(Duration::from_millis(150), Duration::ZERO);
     let a = pagefetch()
         .args([
@@ -426,12 +429,13 @@ fn compare_reports_a_speedup_from_its_own_wall_times() {
     let wall = |i: usize| runs[i]["wall_ms"].as_f64().unwrap();
     for (i, mode) in [(1, "joinset"), (2, "join-all")] {
         let reported = v["speedup"][mode].as_f64().unwrap();
+        let own = wall(0) / wall(i);
         assert!(
-            (reported - wall(0) / wall(i)).abs() < 0.01,
-            "{mode}: {reported} vs {}",
-            wall(0) / wall(i)
+            (reported / own - 1.0).abs() < 1e-3,
+            "{mode}: {reported} vs {own}"
         );
-        assert!(reported > 1.0, "{mode}: {reported}");
+        // Five pages of 150 ms one after another: the sequential wall is at least 750 ms.
+        assert!(wall(0) >= 750.0, "{}", wall(0));
     }
     // Same pages, same sizes, in every loop.
     let sizes = |i: usize| {
@@ -604,14 +608,16 @@ fn sequential_binary_reuses_one_connection_per_run() {
 
 #[test]
 fn concurrent_binary_fills_the_limit() {
-    let s = TestServer::start(Duration::from_millis(200), Duration::ZERO);
+    // No page is answered until four are in flight: a run that never reaches four ends in 504s.
+    let s = TestServer::instant();
     let terms: Vec<String> = (0..12).map(|i| format!("t{i}")).collect();
     for mode in ["joinset", "join-all"] {
         s.stats()
             .max_in_flight
             .store(0, std::sync::atomic::Ordering::SeqCst);
         pagefetch()
-            .args(["fetch", "-q", "-m", mode, "-c", "4", "-t", &s.template()])
+            .args(["fetch", "-q", "--fail", "-m", mode, "-c", "4"])
+            .args(["-t", &s.held_template(4)])
             .args(&terms)
             .assert()
             .success();
