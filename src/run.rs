@@ -134,3 +134,98 @@ impl Speedup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testdata::{ok_pages, pages, summary};
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    /// The factors, rounded to 1e-9 (a ratio of seconds is not exact in binary).
+    fn factors(s: &Speedup) -> Vec<(Strategy, Result<f64, String>)> {
+        s.factors
+            .iter()
+            .map(|(m, f)| (*m, f.clone().map(|f| (f * 1e9).round() / 1e9)))
+            .collect()
+    }
+
+    /// `run` with its rounds' walls, the statistics computed from them.
+    fn rounds(mut run: RunSummary, walls_ms: &[u64]) -> RunSummary {
+        let walls: Vec<Duration> = walls_ms.iter().map(|&w| ms(w)).collect();
+        let secs: Vec<f64> = walls.iter().map(Duration::as_secs_f64).collect();
+        let (mean, sd) = stats::mean_stddev(&secs).unwrap();
+        run.repeat = Some(Repeat {
+            runs: walls.len(),
+            min: *walls.iter().min().unwrap(),
+            median: stats::median(&walls).unwrap(),
+            max: *walls.iter().max().unwrap(),
+            mean: Duration::from_secs_f64(mean),
+            stddev: Duration::from_secs_f64(sd),
+            walls,
+            p95s: Vec::new(),
+            failed_pages: 0,
+        });
+        run
+    }
+
+    #[test]
+    fn a_speedup_is_the_baseline_loops_wall_over_each_other_loops() {
+        let runs = [
+            summary(Strategy::Sequential, &ok_pages(), 600),
+            summary(Strategy::Joinset, &ok_pages(), 100),
+            summary(Strategy::JoinAll, &ok_pages(), 1200),
+        ];
+        let s = Speedup::compute(&runs);
+        assert_eq!(s.baseline, Some(Strategy::Sequential));
+        // A loop slower than the baseline has a speedup below 1: reported, not hidden.
+        assert_eq!(
+            factors(&s),
+            [(Strategy::Joinset, Ok(6.0)), (Strategy::JoinAll, Ok(0.5))]
+        );
+        assert_eq!(s.spread, [None, None], "no rounds, no spread");
+    }
+
+    #[test]
+    fn repeated_loops_give_the_median_speedup_and_the_spread_of_the_rounds() {
+        let base = rounds(
+            summary(Strategy::Sequential, &ok_pages(), 0),
+            &[600, 800, 700],
+        );
+        let fast = rounds(summary(Strategy::Joinset, &ok_pages(), 0), &[100, 200, 100]);
+        let s = Speedup::compute(&[base.clone(), fast]);
+        // Medians 700 and 100.
+        assert_eq!(factors(&s), [(Strategy::Joinset, Ok(7.0))]);
+        // Per-round ratios 6, 4, 7: sample standard deviation sqrt(7/3).
+        let sd = s.spread[0].unwrap();
+        assert!((sd - (7.0f64 / 3.0).sqrt()).abs() < 1e-9, "{sd}");
+        // One round each: a factor but no spread.
+        let one = rounds(summary(Strategy::Joinset, &ok_pages(), 0), &[350]);
+        let s = Speedup::compute(&[rounds(base, &[700]), one]);
+        assert_eq!(factors(&s), [(Strategy::Joinset, Ok(2.0))]);
+        assert_eq!(s.spread, [None]);
+    }
+
+    #[test]
+    fn no_speedup_from_a_run_that_failed_was_cut_short_or_took_no_time() {
+        let ok = |mode, wall| summary(mode, &ok_pages(), wall);
+        let failed = summary(Strategy::Sequential, &pages(), 600);
+        let s = Speedup::compute(&[failed, ok(Strategy::Joinset, 100)]);
+        assert_eq!(
+            s.factors[0].1,
+            Err("sequential had 1 failed page".to_string())
+        );
+        let mut cut = ok(Strategy::Joinset, 100);
+        cut.interrupted = true;
+        let s = Speedup::compute(&[ok(Strategy::Sequential, 600), cut]);
+        assert_eq!(s.factors[0].1, Err("joinset was interrupted".to_string()));
+        let s = Speedup::compute(&[ok(Strategy::Sequential, 600), ok(Strategy::Joinset, 0)]);
+        assert_eq!(
+            s.factors[0].1,
+            Err("joinset took no measurable time".to_string())
+        );
+        assert!(Speedup::compute(&[]).factors.is_empty());
+    }
+}

@@ -481,10 +481,106 @@ fn check_in_baseline(c: &Check, modes: &[Strategy], baseline: &Baseline) -> anyh
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::report::testdata::{ok_pages, summary};
+    use crate::run::Repeat;
 
     fn stat(mean: f64, stddev: f64, runs: usize) -> Stat {
         Stat { mean, stddev, runs }
+    }
+
+    /// A sequential run repeated over rounds with these walls (ms), as a loaded or idle machine
+    /// might give them: the statistics are the run's, no clock is read.
+    fn repeated(walls_ms: &[f64]) -> RunSummary {
+        let walls: Vec<Duration> = walls_ms
+            .iter()
+            .map(|&ms| Duration::from_secs_f64(ms / 1000.0))
+            .collect();
+        let (mean, sd) = crate::stats::mean_stddev(walls_ms).unwrap();
+        let mut r = summary(Strategy::Sequential, &ok_pages(), walls_ms[0] as u64);
+        r.repeat = Some(Repeat {
+            runs: walls.len(),
+            min: *walls.iter().min().unwrap(),
+            median: crate::stats::median(&walls).unwrap(),
+            max: *walls.iter().max().unwrap(),
+            mean: Duration::from_secs_f64(mean / 1000.0),
+            stddev: Duration::from_secs_f64(sd / 1000.0),
+            walls,
+            p95s: vec![Duration::from_millis(150); walls_ms.len()],
+            failed_pages: 0,
+        });
+        r
+    }
+
+    /// A baseline of one sequential loop: wall `mean_ms` ± `sd_ms` over `runs` runs.
+    fn baseline(mean_ms: f64, sd_ms: f64, runs: usize) -> Baseline {
+        Baseline {
+            path: "base.json".into(),
+            loops: vec![Before {
+                mode: "sequential".into(),
+                wall: stat(mean_ms / 1000.0, sd_ms / 1000.0, runs),
+                p95: None,
+            }],
+        }
+    }
+
+    /// The outcome of `check` on `run` against `base`.
+    fn judged(check: &str, run: &RunSummary, base: &Baseline) -> Outcome {
+        let checks = [check.parse::<Check>().unwrap()];
+        let runs = std::slice::from_ref(run);
+        let v = judge(&checks, runs, &Speedup::compute(runs), Some(base));
+        assert_eq!(v.checks.len(), 1);
+        assert_eq!(v.failed(), v.checks[0].pass == Some(false));
+        assert_eq!(v.inconclusive(), v.checks[0].pass.is_none());
+        v.checks[0].clone()
+    }
+
+    #[test]
+    fn a_baseline_change_passes_fails_or_is_inconclusive() {
+        // About 200 ms a run, steady: the same as a steady 200 ms baseline passes.
+        let now = repeated(&[198.0, 200.0, 202.0]);
+        let same = judged("wall_change<=10%", &now, &baseline(200.0, 2.0, 3));
+        assert_eq!(same.pass, Some(true), "{same:?}");
+        let m = same.measured.unwrap();
+        assert!(m.value.abs() < 1e-6, "{m:?}");
+        assert!(m.uncertainty.unwrap() > 0.0);
+        // Twice as fast before: +100%, the whole interval past 10%: fails.
+        let slower = judged("wall_change<=10%", &now, &baseline(100.0, 2.0, 3));
+        assert_eq!(slower.pass, Some(false), "{slower:?}");
+        assert!((slower.measured.unwrap().value - 100.0).abs() < 1e-6);
+        // A noisy baseline whose interval straddles 10%: inconclusive.
+        let noisy = judged("wall_change<=10%", &now, &baseline(185.0, 60.0, 3));
+        assert_eq!(noisy.pass, None, "{noisy:?}");
+        let m = noisy.measured.unwrap();
+        let (low, high) = (
+            m.value - m.uncertainty.unwrap(),
+            m.value + m.uncertainty.unwrap(),
+        );
+        assert!(low < 10.0 && 10.0 < high, "{m:?}");
+        assert_eq!(noisy.result_word(), "inconclusive");
+        // The run's own noise widens the interval as much as the baseline's does.
+        let noisy_now = repeated(&[150.0, 200.0, 270.0]);
+        assert_eq!(
+            judged("wall_change<=10%", &noisy_now, &baseline(200.0, 2.0, 3)).pass,
+            None
+        );
+        // A baseline run once: point estimates, no interval; 8% is within 10%, 20% is not.
+        let once = judged("wall_change<=10%", &now, &baseline(185.0, 0.0, 1));
+        assert_eq!(once.measured.unwrap().uncertainty, None);
+        assert_eq!(once.pass, Some(true));
+        let once = judged("wall_change<=10%", &now, &baseline(166.0, 0.0, 1));
+        assert_eq!(once.pass, Some(false), "{once:?}");
+        // A loop the baseline lacks has no change to judge: it fails, and says why.
+        let mut other = now.clone();
+        other.mode = Strategy::Joinset;
+        let missing = judged("wall_change<=10%", &other, &baseline(200.0, 2.0, 3));
+        assert_eq!(missing.pass, Some(false));
+        assert_eq!(
+            missing.note.as_deref(),
+            Some("joinset is not in the baseline")
+        );
     }
 
     #[test]
