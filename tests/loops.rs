@@ -68,13 +68,18 @@ async fn input_order_is_kept_when_the_first_pages_are_slowest() {
 
 #[tokio::test]
 async fn concurrency_limit_is_respected_and_used() {
-    let server = TestServer::start(Duration::from_millis(100), Duration::ZERO);
+    // Nothing is answered until five are in flight: a loop that never gets there gets 504s.
+    let server = TestServer::instant();
     let inputs: Vec<String> = (0..24).map(|i| format!("term {i}")).collect();
-    let jobs = jobs(&inputs, &server.template());
+    let jobs = jobs(&inputs, &server.held_template(5));
     for strategy in [Strategy::Joinset, Strategy::JoinAll] {
         let before = server.stats().requests();
         let pages = run(strategy, &jobs, 5).await;
-        assert!(pages.iter().all(PageResult::ok));
+        assert!(
+            pages.iter().all(|p| p.ok() && p.status == Some(200)),
+            "{strategy:?}: {:?}",
+            pages.iter().find(|p| p.status != Some(200))
+        );
         assert_eq!(server.stats().requests() - before, 24);
         assert_eq!(server.stats().max_in_flight(), 5, "{strategy:?}");
         server
@@ -128,10 +133,12 @@ async fn all_loops_give_identical_records() {
 #[tokio::test]
 async fn a_stalled_first_page_holds_at_most_a_window_of_later_pages() {
     let server = TestServer::instant();
-    let mut inputs = vec![server.url("slow", "ms=700")];
+    // Page 0 is held until the test opens the gate, however long that takes.
+    let mut inputs = vec![server.url("slow", "gate=1")];
     inputs.extend((1..40).map(|i| server.url(&format!("t{i}"), "")));
     let jobs = jobs(&inputs, &server.template());
     for strategy in [Strategy::Joinset, Strategy::JoinAll] {
+        server.stats().close_gate();
         let before = server.stats().requests();
         let fetcher = Fetcher::new(&pagefetch::setup::settings_from_flags(&[]).unwrap(), 4);
         let mut pages = Vec::new();
@@ -143,8 +150,22 @@ async fn a_stalled_first_page_holds_at_most_a_window_of_later_pages() {
         let mut source = Source::list(&jobs, Select::default());
         let run = fetch_all(strategy, &fetcher, &mut source, 4, &mut order);
         let look = async {
-            tokio::time::sleep(Duration::from_millis(350)).await;
-            server.stats().requests() - before
+            let started = || server.stats().requests() - before;
+            let deadline = tokio::time::Instant::now() + common::DEADLINE;
+            while started() < 8 {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{strategy:?}: only {} pages started while page 0 was held",
+                    started()
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            // Pages 1..8 are answered at once; give a loop that would wrongly go on past the
+            // window the time to do so (a slow machine can only hide such a bug, never invent one).
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let seen = started();
+            server.stats().open_gate();
+            seen
         };
         let (done, started_while_stalled) = tokio::join!(run, look);
         done.unwrap();
