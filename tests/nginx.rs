@@ -88,7 +88,7 @@ impl Nginx {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("nginx starts");
-            let deadline = Instant::now() + Duration::from_secs(20);
+            let deadline = Instant::now() + Duration::from_secs(60);
             loop {
                 if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                     return Nginx { child, port, dir };

@@ -110,20 +110,33 @@ fn an_endless_producer_is_fetched_in_flat_memory_until_ctrl_c() {
 #[test]
 fn completion_order_writes_each_record_as_it_finishes() {
     let s = TestServer::instant();
-    let out = pagefetch()
+    // The first page is held until the other two are on stdout: written as they finished,
+    // not in input order behind it.
+    let mut child = command()
         .args(["fetch", "--format", "ndjson", "--order", "completion"])
-        .args([s.url("slow", "ms=400"), s.url("a", ""), s.url("b", "")])
-        .output()
+        .args([s.url("slow", "gate=1"), s.url("a", ""), s.url("b", "")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let indices: Vec<u64> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|v| v["type"] == "page")
-        .map(|v| v["index"].as_u64().unwrap())
-        .collect();
-    assert_eq!(indices.len(), 3);
-    assert_eq!(indices[2], 0, "the slow page comes last: {indices:?}");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut indices = Vec::new();
+    let mut next = || {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        v["index"].as_u64()
+    };
+    indices.push(next());
+    indices.push(next());
+    s.stats().open_gate();
+    indices.push(next());
+    assert_eq!(next(), None, "then the summary");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let mut fast = indices[..2].to_vec();
+    fast.sort_unstable();
+    assert_eq!(fast, [Some(1), Some(2)], "{indices:?}");
+    assert_eq!(indices[2], Some(0), "the slow page comes last: {indices:?}");
 }
 
 fn page_indices(out: &[u8]) -> Vec<u64> {
@@ -192,8 +205,17 @@ fn shards_split_one_list_by_index_and_keep_the_global_index() {
 fn json_streams_its_pages_array() {
     let s = TestServer::instant();
     let mut child = command()
-        .args(["fetch", "--format", "json", "-t", &s.template(), "a", "b"])
-        .arg(s.url("slow", "ms=20000"))
+        .args([
+            "fetch",
+            "--format",
+            "json",
+            "--timeout",
+            "10m",
+            "-t",
+            &s.template(),
+        ])
+        .args(["a", "b"])
+        .arg(s.url("slow", "gate=1"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -229,9 +251,13 @@ fn a_killed_run_resumes_and_no_recorded_page_is_fetched_again() {
     );
     let dir = tempfile::tempdir().unwrap();
     let terms = dir.path().join("terms.txt");
+    // Pages from 150 on are held until the first run is killed, so it cannot finish first
+    // however the machine schedules the test's look at the file.
     std::fs::write(
         &terms,
-        (0..300).map(|i| format!("t{i}\n")).collect::<String>(),
+        (0..300)
+            .map(|i| s.url(&format!("t{i}"), if i < 150 { "" } else { "gate=1" }) + "\n")
+            .collect::<String>(),
     )
     .unwrap();
     let out = dir.path().join("out.ndjson");
@@ -260,7 +286,8 @@ fn a_killed_run_resumes_and_no_recorded_page_is_fetched_again() {
     send(&child, libc::SIGKILL);
     let _ = child.wait();
     let first: Vec<u64> = records_until_cut(&out);
-    assert!(first.len() >= 100 && first.len() < 300, "{}", first.len());
+    assert!(first.len() >= 100 && first.len() <= 150, "{}", first.len());
+    s.stats().open_gate();
 
     let resumed = pagefetch()
         .args(args(&["--resume", out.to_str().unwrap()]))

@@ -126,9 +126,10 @@ fn an_unread_stderr_changes_no_exit_code_and_loses_no_output() {
 #[test]
 fn an_interrupt_with_an_unread_stderr_still_exits_130() {
     let s = TestServer::instant();
-    let slow = s.url("slow", "ms=20000");
+    let slow = s.url("slow", "gate=1");
     let mut child = command()
-        .args(["fetch", "--format", "ndjson", &s.url("a", ""), &slow])
+        .args(["fetch", "--format", "ndjson", "--timeout", "10m"])
+        .args([&s.url("a", ""), &slow])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -147,11 +148,13 @@ fn an_interrupt_with_an_unread_stderr_still_exits_130() {
 fn records_are_not_held_behind_a_slow_page_in_any_streaming_format() {
     let s = TestServer::instant();
     let fast: Vec<String> = (0..10).map(|i| s.url(&format!("f{i}"), "")).collect();
-    let slow = s.url("slow", "ms=20000");
+    // Held by the server until the test opens the gate.
+    let slow = s.url("slow", "gate=1");
     // Lines before the first page row: the table and CSV have a header.
     for (format, header_lines) in [("ndjson", 0), ("csv", 1), ("table", 1)] {
+        s.stats().close_gate();
         let mut child = command()
-            .args(["fetch", "--format", format])
+            .args(["fetch", "--format", format, "--timeout", "10m"])
             .args(&fast)
             .arg(&slow)
             .stdout(Stdio::piped())
@@ -165,10 +168,11 @@ fn records_are_not_held_behind_a_slow_page_in_any_streaming_format() {
             assert!(!line.is_empty(), "{format}: stdout ended at line {i}");
         }
         // Had the ten rows waited for a flush after the slow page, they would arrive only once it
-        // was done (20 s from now); it is still in flight.
+        // was done, and it cannot be: it is still in flight.
         assert_eq!(s.stats().in_flight(), 1, "{format}");
         child.kill().unwrap();
         let _ = child.wait();
+        s.stats().open_gate();
         common::wait_for("the killed client's request to end", || {
             s.stats().in_flight() == 0
         });
