@@ -618,7 +618,17 @@ fn concurrent_binary_fills_the_limit() {
             .max_in_flight
             .store(0, std::sync::atomic::Ordering::SeqCst);
         pagefetch()
-            .args(["fetch", "-q", "--fail", "-m", mode, "-c", "4"])
+            .args([
+                "fetch",
+                "-q",
+                "--fail",
+                "--timeout",
+                "2m",
+                "-m",
+                mode,
+                "-c",
+                "4",
+            ])
             .args(["-t", &s.held_template(4)])
             .args(&terms)
             .assert()

@@ -24,8 +24,9 @@ fn jobs(inputs: &[String], template: &str) -> Jobs {
 }
 
 async fn run(strategy: Strategy, jobs: &Jobs, concurrency: usize) -> Vec<PageResult> {
+    // Past the server's 60 s hold, so a barrier never met shows as 504s, not timeouts.
     let fetcher = Fetcher::new(
-        &pagefetch::setup::settings_from_flags(&[]).unwrap(),
+        &pagefetch::setup::settings_from_flags(&["--timeout", "2m"]).unwrap(),
         concurrency,
     );
     let mut pages = Vec::new();

@@ -59,6 +59,8 @@ fn start_ms_is_a_staircase_sequentially_and_overlaps_concurrently() {
                 "--format",
                 "json",
                 "--fail",
+                "--timeout",
+                "2m",
                 "-c",
                 "8",
                 "-m",
@@ -69,7 +71,12 @@ fn start_ms_is_a_staircase_sequentially_and_overlaps_concurrently() {
             .args(terms)
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{mode}");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let p = pages(&out.stdout);
         assert_eq!(p.len(), 5);
         let first_end = p
