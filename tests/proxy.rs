@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::proxy::Proxy;
+use common::proxy::{Mode, Proxy};
 use common::{pagefetch, refused_addr, TestServer};
 use pagefetch::server::tls::Authority;
 use serde_json::Value;
@@ -216,4 +216,82 @@ fn ipv4_mapped_loopback_is_fetched_directly_not_through_the_proxy() {
         );
         assert_eq!(json(&out)["pages"][0]["bytes"], 5);
     }
+}
+
+/// A CA, an HTTPS server for `secure.test` signed by it, and the CA in a PEM file.
+fn secure_server() -> (TestServer, tempfile::NamedTempFile) {
+    let ca = Authority::new("test CA").unwrap();
+    let server = TestServer::tls(
+        ca.issue(&["secure.test"], |_| {})
+            .unwrap()
+            .server_config()
+            .unwrap(),
+    );
+    let ca_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca_file.path(), ca.pem()).unwrap();
+    (server, ca_file)
+}
+
+/// A proxy that wants credentials refuses plain HTTP (its 407 to the absolute-form request) and
+/// HTTPS (its 407 to CONNECT) alike: a failed page of kind `connect` naming the proxy, not an
+/// "ok" page with status 407.
+#[test]
+fn a_proxy_answering_407_fails_plain_http_and_https_pages_alike() {
+    let plain = TestServer::instant();
+    let (secure, ca_file) = secure_server();
+    let p = Proxy::start_with(Mode::Demand407);
+    let urls = [
+        format!(
+            "http://site.test:{}/search?q=x&bytes=42",
+            plain.addr().port()
+        ),
+        format!(
+            "https://secure.test:{}/search?q=x&bytes=42",
+            secure.addr().port()
+        ),
+    ];
+    let out = pagefetch()
+        .env("HTTP_PROXY", p.url())
+        .env("HTTPS_PROXY", p.url())
+        .args(["fetch", "--format", "json", "--cacert"])
+        .arg(ca_file.path())
+        .args(&urls)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    let words = format!("proxy {}: wants credentials (HTTP 407)", p.addr());
+    for (i, url) in urls.iter().enumerate() {
+        let page = &v["pages"][i];
+        assert_eq!(page["error_kind"], "connect", "{url}: {page}");
+        assert_eq!(page["error"], words, "{url}: {page}");
+        assert_eq!(page["bytes"], 0, "{url}: {page}");
+    }
+    assert_eq!(p.heads().len(), 2, "{:?}", p.heads());
+}
+
+/// A proxy that agrees to the tunnel and then hangs up: the error names the proxy, not TLS.
+#[test]
+fn a_proxy_that_closes_the_tunnel_is_named() {
+    let (secure, ca_file) = secure_server();
+    let p = Proxy::start_with(Mode::CloseTunnel);
+    let url = format!("https://secure.test:{}/search?q=x", secure.addr().port());
+    let out = pagefetch()
+        .env("HTTPS_PROXY", p.url())
+        .args(["fetch", "--format", "json", "--cacert"])
+        .arg(ca_file.path())
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let page = &json(&out)["pages"][0];
+    assert_eq!(page["error_kind"], "connect", "{page}");
+    assert_eq!(
+        page["error"],
+        format!(
+            "proxy {}: closed the tunnel before the TLS handshake",
+            p.addr()
+        ),
+        "{page}"
+    );
 }

@@ -127,7 +127,13 @@ pub async fn open(route: &Route, d: &Dialer<'_>) -> Result<Opened, PageError> {
     let stream = tokio_rustls::TlsConnector::from(config)
         .connect(name, tcp)
         .await
-        .map_err(|e| PageError::Tls(tls::describe(&e)))?;
+        .map_err(|e| match &route.proxy {
+            Some(p) if hung_up(&e) => PageError::Connect(format!(
+                "proxy {}: closed the tunnel before the TLS handshake",
+                p.shown
+            )),
+            _ => PageError::Tls(tls::describe(&e)),
+        })?;
     let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
     if d.versions == HttpVersions::Http2 && !h2 {
         return Err(PageError::Tls(
@@ -159,6 +165,30 @@ async fn connect_any(addrs: &[std::net::SocketAddr]) -> io::Result<TcpStream> {
         }
     }
     Err(last)
+}
+
+/// The other end went away during the TLS handshake without a TLS word (no alert, nothing that
+/// is not TLS): through a proxy, the tunnel it had just agreed to was closed. Closing right after
+/// the 200 races with our ClientHello, so a reset or a broken pipe means the same.
+fn hung_up(e: &io::Error) -> bool {
+    let tls_said_something = e
+        .get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
+    !tls_said_something
+        && matches!(
+            e.kind(),
+            io::ErrorKind::UnexpectedEof
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::BrokenPipe
+        )
+}
+
+/// A proxy's 407 in words, to CONNECT or to a plain-HTTP request alike (`--retry` keys on them).
+pub fn wants_credentials(proxy: &ProxyServer) -> PageError {
+    PageError::Connect(format!(
+        "proxy {}: wants credentials (HTTP 407)",
+        proxy.shown
+    ))
 }
 
 /// Longest CONNECT answer head read from a proxy.
@@ -197,7 +227,7 @@ async fn tunnel(tcp: &mut TcpStream, route: &Route, proxy: &ProxyServer) -> Resu
         .and_then(|s| s.parse().ok());
     match status {
         Some(200..=299) => Ok(()),
-        Some(407) => Err(fail("wants credentials (HTTP 407)".into())),
+        Some(407) => Err(wants_credentials(proxy)),
         Some(code) => Err(fail(format!(
             "refused the tunnel to {target} (HTTP {code})"
         ))),

@@ -273,6 +273,17 @@ impl Client {
             };
             let proxy = route.proxy.as_ref().map(|p| p.shown.as_str());
             match sent {
+                // A plain-HTTP request goes to the proxy itself, so a 407 is the proxy's refusal,
+                // the same failure as a 407 to CONNECT for HTTPS, not the page's answer.
+                Ok(resp) if resp.status() == StatusCode::PROXY_AUTHENTICATION_REQUIRED => {
+                    match (&route.proxy, route.absolute_form()) {
+                        (Some(p), true) => {
+                            conn.discard();
+                            return Err(connect::wants_credentials(p));
+                        }
+                        _ => return Ok((resp, conn)),
+                    }
+                }
                 Ok(resp) => return Ok((resp, conn)),
                 // The server took the request in no way: send it again, on a new connection
                 // that the other refused requests share.

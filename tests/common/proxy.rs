@@ -1,6 +1,7 @@
 //! A small forward proxy on 127.0.0.1:0 for the proxy tests: absolute-form HTTP requests are
 //! forwarded, CONNECT opens a tunnel. Every host name is taken to mean 127.0.0.1 (so a test can
-//! use names that only the proxy "resolves"), and it counts what passes through it.
+//! use names that only the proxy "resolves"), and it counts what passes through it. A [`Mode`]
+//! makes it misbehave the way real proxies do.
 
 #![allow(dead_code)]
 
@@ -18,6 +19,18 @@ pub struct Seen {
     pub tunnels: Vec<String>,
 }
 
+/// How the proxy answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Forwards requests and opens tunnels.
+    #[default]
+    Forward,
+    /// Answers every request, CONNECT or absolute-form, with 407 Proxy Authentication Required.
+    Demand407,
+    /// Answers CONNECT with 200 and then closes the connection at once.
+    CloseTunnel,
+}
+
 pub struct Proxy {
     addr: SocketAddr,
     seen: Arc<Mutex<Seen>>,
@@ -26,6 +39,10 @@ pub struct Proxy {
 
 impl Proxy {
     pub fn start() -> Proxy {
+        Proxy::start_with(Mode::Forward)
+    }
+
+    pub fn start_with(mode: Mode) -> Proxy {
         let (tx, rx) = mpsc::channel();
         let seen = Arc::new(Mutex::new(Seen::default()));
         let seen2 = seen.clone();
@@ -42,7 +59,7 @@ impl Proxy {
                     let Ok((stream, _)) = listener.accept().await else {
                         continue;
                     };
-                    tokio::spawn(serve(stream, seen2.clone()));
+                    tokio::spawn(serve(stream, seen2.clone(), mode));
                 }
             });
         });
@@ -87,7 +104,7 @@ fn port_of(authority: &str) -> Option<u16> {
     authority.rsplit(':').next()?.parse().ok()
 }
 
-async fn serve(mut client: TcpStream, seen: Arc<Mutex<Seen>>) {
+async fn serve(mut client: TcpStream, seen: Arc<Mutex<Seen>>, mode: Mode) {
     // One request per connection: enough for the tests, and simple.
     let Some(head) = read_head(&mut client).await else {
         return;
@@ -95,6 +112,26 @@ async fn serve(mut client: TcpStream, seen: Arc<Mutex<Seen>>) {
     seen.lock().unwrap().heads.push(head.clone());
     let mut words = head.split_whitespace();
     let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    match (mode, method) {
+        (Mode::Demand407, _) => {
+            let body = "proxy credentials required";
+            let answer = format!(
+                "HTTP/1.1 407 Proxy Authentication Required\r\n\
+                 Proxy-Authenticate: Basic realm=\"test\"\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = client.write_all(answer.as_bytes()).await;
+            return;
+        }
+        (Mode::CloseTunnel, "CONNECT") => {
+            let _ = client
+                .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                .await;
+            return;
+        }
+        _ => {}
+    }
     if method == "CONNECT" {
         let Some(port) = port_of(target) else {
             return;
