@@ -295,3 +295,28 @@ fn a_proxy_that_closes_the_tunnel_is_named() {
         "{page}"
     );
 }
+
+/// `--http2` on an `http://` URL through a proxy: the request goes to the proxy in absolute form
+/// over HTTP/1.1, as curl 7.88 does ("Ignoring HTTP/2 prior knowledge due to proxy"), not as an
+/// HTTP/2 preface the proxy cannot read. Direct, the same URL still gets prior knowledge.
+#[test]
+fn http2_prior_knowledge_is_not_sent_to_a_proxy() {
+    let s = TestServer::instant();
+    let p = Proxy::start();
+    let url = format!("http://site.test:{}/search?q=x&bytes=42", s.addr().port());
+    let out = pagefetch()
+        .env("HTTP_PROXY", p.url())
+        .args(["fetch", "--http2", "--format", "json", &url])
+        .output()
+        .unwrap();
+    let v = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{v}");
+    assert_eq!(v["pages"][0]["bytes"], 42, "{v}");
+    assert_eq!(v["pages"][0]["http"], "1.1", "{v}");
+    let heads = p.heads();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(
+        heads[0].starts_with(&format!("GET {url} HTTP/1.1")),
+        "{heads:?}"
+    );
+}

@@ -107,7 +107,10 @@ pub async fn open(route: &Route, d: &Dialer<'_>) -> Result<Opened, PageError> {
     if !route.https {
         return Ok(Opened {
             stream: Stream::Tcp(tcp),
-            h2: d.versions == HttpVersions::Http2,
+            // Prior knowledge is for the origin. A plain-HTTP request through a proxy goes to the
+            // proxy in absolute form, which is HTTP/1.1: curl 7.88 ("Ignoring HTTP/2 prior
+            // knowledge due to proxy") does the same.
+            h2: d.versions == HttpVersions::Http2 && !route.absolute_form(),
             opening: Opening {
                 dns,
                 connect,

@@ -40,7 +40,8 @@ pub enum HttpVersions {
     Auto,
     /// HTTP/1.1 only (`--http1.1`).
     Http1,
-    /// HTTP/2 only (`--http2`): ALPN must pick it; prior knowledge on `http://`.
+    /// HTTP/2 only (`--http2`): ALPN must pick it; prior knowledge on `http://`, except through
+    /// an HTTP proxy, which gets the request in HTTP/1.1 (as curl does).
     Http2,
 }
 
@@ -253,7 +254,8 @@ impl Client {
             .ok_or_else(|| PageError::Input("invalid URL: no host".into()))?;
         let may_be_h2 = match self.options.versions {
             HttpVersions::Http1 => false,
-            HttpVersions::Http2 => true,
+            // Absolute-form requests to an HTTP proxy are HTTP/1.1 (see `connect::open`).
+            HttpVersions::Http2 => !route.absolute_form(),
             HttpVersions::Auto => route.https,
         };
         let mut reuse = true;
