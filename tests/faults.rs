@@ -286,6 +286,34 @@ fn http_1_0_without_keep_alive_reads_to_close() {
     }
 }
 
+/// Over TLS, every closing route here ends without close_notify. A close-delimited body is read
+/// to its end and whole, as curl reads it; a body whose length was announced (Content-Length or
+/// chunked) and cut short by that close still fails with the bytes read, in every loop.
+#[test]
+fn over_tls_a_close_without_close_notify_ends_only_a_close_delimited_body() {
+    let ca = pagefetch::server::tls::Authority::new("test CA").unwrap();
+    let ca_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca_file.path(), ca.pem()).unwrap();
+    let cacert = ["--cacert", ca_file.path().to_str().unwrap()];
+    for s in [
+        FaultServer::start(),
+        FaultServer::start_tls(ca.localhost().unwrap().server_config().unwrap()),
+    ] {
+        for p in fault_page(&s, "http10", "/http10", &cacert, false) {
+            assert_eq!(p["status"], 200, "{p}");
+            assert_eq!(p["http"], "1.0", "{p}");
+            assert_eq!(p["bytes"], 5000, "{p}");
+        }
+        for (path, bytes) in [("/short", 4000), ("/chunked-cut", 3000)] {
+            for p in fault_page(&s, path, path, &cacert, true) {
+                assert_eq!(p["error_kind"], "body", "{path}: {p}");
+                assert_eq!(p["error"], "body: connection closed early", "{path}: {p}");
+                assert_eq!(p["bytes"], bytes, "{path}: {p}");
+            }
+        }
+    }
+}
+
 #[test]
 fn a_listener_that_never_accepts_times_out() {
     let s = FaultServer::start();

@@ -17,10 +17,12 @@
 //! - `/status/N`: status N with a 20-byte body
 //! - `/close`: reads the request, closes without a word
 //! - `/http10`: HTTP/1.0 answer without Content-Length or keep-alive, body until close
+//! - `/chunked-cut`: chunked body of which one 3000-byte chunk arrives, then the connection closes
 //! - `/vary`: 200 with 10 + (requests received so far) bytes: a page that changes between loops
 //!
 //! Every request head is recorded, so tests can check what pagefetch sent. `start_tls` serves the
-//! same routes over TLS.
+//! same routes over TLS; a route that closes its connection there drops it without a TLS
+//! close_notify, as many servers do.
 
 #![allow(dead_code)]
 
@@ -247,6 +249,15 @@ async fn answer(s: &mut impl Conn, path: &str) -> std::io::Result<bool> {
             s.write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n")
                 .await?;
             s.write_all(&[b'h'; 5000]).await?;
+            s.flush().await?;
+        }
+        "/chunked-cut" => {
+            s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .await?;
+            s.write_all(format!("{:x}\r\n", 3000).as_bytes()).await?;
+            s.write_all(&[b'c'; 3000]).await?;
+            s.write_all(b"\r\n").await?;
+            s.flush().await?;
         }
         other => {
             let body = format!("no route {other}");
