@@ -144,7 +144,8 @@ pub struct Transport {
     pub reused: Option<bool>,
     /// Page start to the final response's headers.
     pub ttfb: Option<Duration>,
-    /// The opening of the connection this page opened for its final response (`None` if reused).
+    /// The opening of the connection this page opened for its final response, or waited for while
+    /// it was opened (a shared HTTP/2 one); `None` if reused.
     pub opening: Option<Opening>,
 }
 

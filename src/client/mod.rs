@@ -71,7 +71,7 @@ pub struct Response {
     pub headers_at: Instant,
     /// Its connection was already open when this page asked.
     pub reused: bool,
-    /// How its connection was opened, when this page opened it.
+    /// How its connection was opened, when this page opened it (or waited for it to open).
     pub opening: Option<Opening>,
     /// Its `Retry-After` header.
     pub retry_after: Option<String>,

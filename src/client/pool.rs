@@ -2,7 +2,9 @@
 //! one closed first.
 //!
 //! Every connection is opened for exactly one page, which is told so (`reused: false`) with how the
-//! opening went; every later page on it is told it was reused. Connections open at once (in use,
+//! opening went; so is every page that asked while a shared HTTP/2 connection was being opened and
+//! waited for it (it was not open when they asked; they waited out the same phases). Every later
+//! page on it is told it was reused. Connections open at once (in use,
 //! idle, or being opened) never exceed `max_open`: before one more is opened, the idle connection
 //! used least recently is closed, and its descriptor is freed on the spot. Without that, a list of
 //! thousands of hosts kept a pooled connection to each until the process ran out of files.
@@ -17,7 +19,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
@@ -123,11 +125,16 @@ impl Pool {
         Fut: Future<Output = Result<Opened, PageError>>,
     {
         let mut owned = None;
+        // The opening this request waited for, if it did.
+        let mut waited: Option<Arc<Attempt>> = None;
         loop {
             let waiting = {
                 let mut st = self.lock();
                 if reuse {
-                    if let Some(p) = self.take(&mut st, route) {
+                    if let Some(mut p) = self.take(&mut st, route) {
+                        if let Some(a) = &waited {
+                            a.tell_waiter(&mut p);
+                        }
                         return Ok(p);
                     }
                 }
@@ -152,6 +159,7 @@ impl Pool {
             if let Some(e) = waiting.wait().await {
                 return Err(e);
             }
+            waited = Some(waiting);
         }
         self.make_room(1);
         self.open.fetch_add(1, Ordering::SeqCst);
@@ -163,6 +171,9 @@ impl Pool {
             }
         };
         if let Some(guard) = owned {
+            if let Ok(p) = &conn {
+                guard.attempt.opened(p);
+            }
             guard.attempt.finish(conn.as_ref().err().cloned());
         }
         conn
@@ -364,6 +375,8 @@ impl Pool {
 struct Attempt {
     /// `Some(None)`: done (use the connection, or open another); `Some(Some(e))`: it failed.
     done: OnceLock<Option<PageError>>,
+    /// The HTTP/2 connection it opened, and how the opening went.
+    made: OnceLock<(Weak<Conn>, Opening)>,
     notify: Notify,
 }
 
@@ -377,6 +390,25 @@ impl Attempt {
             notified.await;
         }
         self.done.get().cloned().flatten()
+    }
+
+    /// The attempt opened `p`'s connection; if it speaks HTTP/2, the waiters will share it.
+    fn opened(&self, p: &Pooled) {
+        if let (true, Some(opening)) = (p.is_h2(), p.opening) {
+            let _ = self.made.set((Arc::downgrade(&p.conn), opening));
+        }
+    }
+
+    /// A request that waited for this attempt got `p`: if it is the connection the attempt opened,
+    /// the request was not given an open connection but waited for a new one, whose opening it
+    /// is told.
+    fn tell_waiter(&self, p: &mut Pooled) {
+        if let Some((conn, opening)) = self.made.get() {
+            if std::ptr::eq(conn.as_ptr(), Arc::as_ptr(&p.conn)) {
+                p.reused = false;
+                p.opening = Some(*opening);
+            }
+        }
     }
 
     fn finish(&self, failure: Option<PageError>) {
@@ -413,7 +445,7 @@ pub struct Pooled {
     sender: Option<Sender>,
     /// The connection was open before this request needed it.
     pub reused: bool,
-    /// How it was opened, for the request that opened it.
+    /// How it was opened, for the request that opened it or waited for it to open.
     pub opening: Option<Opening>,
     route: Route,
     conn: Arc<Conn>,
