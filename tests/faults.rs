@@ -314,6 +314,31 @@ fn over_tls_a_close_without_close_notify_ends_only_a_close_delimited_body() {
     }
 }
 
+/// HTTP/1.1 response heads as curl 7.88 reads them (a header under 100 KiB, a head up to 300 KiB,
+/// thousands of headers) are read up to 256 KiB of head and 1000 headers (HTTP/2 also takes 256
+/// KiB), in every loop; a larger head fails its page with words that say why, and the pages around
+/// it are fetched.
+#[test]
+fn http1_response_heads_are_read_up_to_256_kib() {
+    let s = FaultServer::start();
+    for path in ["/head/100", "/head/250", "/one-header/200", "/headers/900"] {
+        for p in fault_page(&s, path, path, &[], false) {
+            assert_eq!(p["status"], 200, "{path}: {p}");
+            assert_eq!(p["bytes"], 10, "{path}: {p}");
+        }
+    }
+    for path in ["/head/300", "/headers/1100"] {
+        for p in fault_page(&s, path, path, &[], true) {
+            assert_eq!(p["error_kind"], "request", "{path}: {p}");
+            assert_eq!(
+                p["error"], "response head over 256 KiB (or over 1000 headers)",
+                "{path}: {p}"
+            );
+            assert!(p["status"].is_null(), "{path}: {p}");
+        }
+    }
+}
+
 #[test]
 fn a_listener_that_never_accepts_times_out() {
     let s = FaultServer::start();

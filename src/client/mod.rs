@@ -450,7 +450,15 @@ fn classify(e: &hyper::Error, proxy: Option<&str>) -> PageError {
         Some(p) => format!("proxy {p}: {what}"),
         None => what,
     };
-    if e.is_parse() || e.is_parse_status() || e.is_parse_too_large() {
+    if e.is_parse_too_large() {
+        // hyper says "message head is too large" for a head over its buffer's maximum and for
+        // one with too many headers alike.
+        PageError::Request(format!(
+            "response head over {} KiB (or over {} headers)",
+            pool::H1_MAX_HEAD / 1024,
+            pool::H1_MAX_HEADERS
+        ))
+    } else if e.is_parse() || e.is_parse_status() {
         PageError::Request(format!("not an HTTP answer: {what}"))
     } else if h2_error(e).is_some_and(|h| h.is_go_away() || h.is_io()) {
         // The HTTP/2 connection ended (GOAWAY or I/O): a connection failure, worth a retry.

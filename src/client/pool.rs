@@ -32,8 +32,18 @@ use tokio::sync::Notify;
 use super::connect::{Opened, Route, Stream};
 use crate::page::{Opening, PageError};
 
-/// Largest read buffer of an HTTP/1.1 connection.
-const READ_BUF_MAX: usize = 32 * 1024;
+/// The most one read of a connection takes in. hyper's adaptive HTTP/1.1 read buffer doubles
+/// after a read that fills it; reads kept one byte under 32 KiB hold it at 32 KiB however fast the
+/// bodies come (see [`Pool::start`]).
+const READ_MAX: usize = 32 * 1024 - 1;
+
+/// The largest HTTP/1.1 response head accepted: as for HTTP/2. curl 7.88 takes a head of up to
+/// 300 KiB (a header under 100 KiB each); hyper's buffer is what bounds it.
+pub const H1_MAX_HEAD: usize = 256 * 1024;
+
+/// The most headers an HTTP/1.1 response may have. hyper's default, 100, failed pages that curl
+/// (no limit but the head's size) fetches; hyper takes room for this many per response parsed.
+pub const H1_MAX_HEADERS: usize = 1000;
 
 /// The largest HTTP/2 response head accepted (decoded). hyper's default, 16 KiB, failed pages
 /// that curl (100 KiB a header) fetches.
@@ -220,11 +230,16 @@ impl Pool {
             Sender::H2(sender)
         } else {
             // hyper grows a connection's read buffer up to ~400 KB by default; bodies are counted
-            // and dropped, so a fixed, smaller buffer costs little, bounds memory at high -c, and
-            // keeps it flat: a buffer that grows with what a connection has seen made a long run's
-            // peak higher than a short one's.
+            // and dropped, so a small buffer costs little, bounds memory at high -c, and keeps it
+            // flat: a buffer that grows with what a connection has seen made a long run's peak
+            // higher than a short one's. A fixed one (`read_buf_exact_size`) is also the head's
+            // limit, though, and 32 KiB failed heads curl reads. So the buffer's maximum is the
+            // head limit, and reads under 32 KiB (`READ_MAX`, in `ConnIo`) keep hyper's adaptive
+            // buffer at 32 KiB for bodies; only a connection that gets a head larger than that
+            // grows its buffer (to hold the head, at most `H1_MAX_HEAD`) and keeps it.
             let (sender, connection) = http1::Builder::new()
-                .read_buf_exact_size(Some(READ_BUF_MAX))
+                .max_buf_size(H1_MAX_HEAD)
+                .max_headers(H1_MAX_HEADERS)
                 .handshake(io)
                 .await
                 .map_err(handshake_failed)?;
@@ -590,7 +605,19 @@ impl AsyncRead for ConnIo {
         let Some(s) = io.stream.as_mut() else {
             return not_connected();
         };
-        let polled = Pin::new(s).poll_read(cx, buf);
+        let polled = match buf.remaining() > READ_MAX {
+            false => Pin::new(s).poll_read(cx, buf),
+            true => {
+                let mut part = buf.take(READ_MAX);
+                let polled = Pin::new(s).poll_read(cx, &mut part);
+                let n = part.filled().len();
+                // SAFETY: `part` is the start of `buf`'s unfilled part, and the stream filled
+                // (initialised) its first `n` bytes, as tokio's own `Take` reader relies on.
+                unsafe { buf.assume_init(n) };
+                buf.advance(n);
+                polled
+            }
+        };
         if polled.is_pending() && !io.reader.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             io.reader = Some(cx.waker().clone());
         }
@@ -625,5 +652,40 @@ impl AsyncWrite for ConnIo {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.with(|| Poll::Ready(Ok(())), |s| s.poll_shutdown(cx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// However much room hyper offers, one read takes in less than 32 KiB: what holds its adaptive
+    /// HTTP/1.1 buffer at 32 KiB while bodies stream (the buffer doubles after a read fills it).
+    #[tokio::test]
+    async fn one_read_takes_in_less_than_32_kib() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let sent = 300_000;
+        tokio::spawn(async move { server.write_all(&vec![7u8; sent]).await });
+        let mut io = ConnIo(Arc::new(Conn {
+            io: Mutex::new(Io {
+                stream: Some(Stream::Tcp(client)),
+                reader: None,
+            }),
+            counted: AtomicBool::new(true),
+            open: Arc::new(AtomicUsize::new(1)),
+        }));
+        let mut room = vec![0u8; H1_MAX_HEAD];
+        let mut total = 0;
+        while total < sent {
+            let n = io.read(&mut room).await.unwrap();
+            assert!(n > 0 && n <= READ_MAX, "{n} bytes in one read");
+            assert!(room[..n].iter().all(|&b| b == 7));
+            total += n;
+        }
     }
 }

@@ -18,6 +18,9 @@
 //! - `/close`: reads the request, closes without a word
 //! - `/http10`: HTTP/1.0 answer without Content-Length or keep-alive, body until close
 //! - `/chunked-cut`: chunked body of which one 3000-byte chunk arrives, then the connection closes
+//! - `/head/K`: 200 with K KiB of response headers (K headers of 1 KiB) and 10 bytes
+//! - `/one-header/K`: 200 with one response header of K KiB and 10 bytes
+//! - `/headers/N`: 200 with N small response headers and 10 bytes
 //! - `/vary`: 200 with 10 + (requests received so far) bytes: a page that changes between loops
 //!
 //! Every request head is recorded, so tests can check what pagefetch sent. `start_tls` serves the
@@ -179,6 +182,23 @@ async fn answer(s: &mut impl Conn, path: &str) -> std::io::Result<bool> {
     }
     if let Some(location) = path.strip_prefix("/to/") {
         redirect(s, location).await?;
+        return Ok(true);
+    }
+    for (route, one) in [("/head/", 1024), ("/one-header/", 0), ("/headers/", 0)] {
+        let Some(n) = path.strip_prefix(route) else {
+            continue;
+        };
+        let n: usize = n.parse().unwrap_or(1);
+        let headers: String = match (route, one) {
+            ("/head/", one) => (0..n)
+                .map(|i| format!("X-Big-{i:04}: {}\r\n", "h".repeat(one - 14)))
+                .collect(),
+            ("/one-header/", _) => format!("X-Big: {}\r\n", "h".repeat(n * 1024 - 9)),
+            _ => (0..n).map(|i| format!("X-Small-{i:05}: s\r\n")).collect(),
+        };
+        let head = format!("HTTP/1.1 200 OK\r\n{headers}Content-Length: 10\r\n\r\n");
+        s.write_all(head.as_bytes()).await?;
+        s.write_all(&[b'b'; 10]).await?;
         return Ok(true);
     }
     if let Some(code) = path.strip_prefix("/status/") {
