@@ -170,9 +170,9 @@ async fn connect_any(addrs: &[std::net::SocketAddr]) -> io::Result<TcpStream> {
     Err(last)
 }
 
-/// The other end went away during the TLS handshake without a TLS word (no alert, nothing that
-/// is not TLS): through a proxy, the tunnel it had just agreed to was closed. Closing right after
-/// the 200 races with our ClientHello, so a reset or a broken pipe means the same.
+/// The other end hung up during the TLS handshake without sending any TLS message (no alert, no
+/// record rustls could object to): through a proxy, the tunnel it had just agreed to was closed.
+/// A close right after the 200 races with our ClientHello, so a reset or a broken pipe counts too.
 fn hung_up(e: &io::Error) -> bool {
     let tls_said_something = e
         .get_ref()
