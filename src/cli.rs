@@ -131,6 +131,16 @@ pub struct FetchArgs {
     pub request: RequestArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Write the report to FILE instead of stdout, just as stdout would get it ('-' = stdout); lines
+    /// reach FILE whole, so a run cut short leaves whole NDJSON records and CSV rows
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        help_heading = "Output",
+        conflicts_with = "resume"
+    )]
+    pub output_file: Option<PathBuf>,
     #[command(flatten)]
     pub ci: CiArgs,
     /// Carry on an earlier run of the same inputs: skip the pages FILE (its NDJSON output, even cut
@@ -159,6 +169,15 @@ pub struct CompareArgs {
     pub request: RequestArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Write the report to FILE instead of stdout, just as stdout would get it ('-' = stdout); lines
+    /// reach FILE whole, so a run cut short leaves whole NDJSON records and CSV rows
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        help_heading = "Output"
+    )]
+    pub output_file: Option<PathBuf>,
     #[command(flatten)]
     pub ci: CiArgs,
 }

@@ -41,7 +41,7 @@ use exit::{Outcome, Signals};
 use page::Strategy;
 use report::Layout;
 use server::{Server, ServerConfig};
-use setup::{color, settings, stderr_sink, stdout_sink, waterfall_chart};
+use setup::{settings, stderr_sink};
 use source::Select;
 use template::{Jobs, Template};
 
@@ -63,7 +63,8 @@ async fn command(cli: Cli) -> anyhow::Result<Outcome> {
             let resume = a.resume.map(|path| (path, a.resume_failed));
             let modes = [a.mode];
             let layout = Layout::Fetch;
-            fetch_or_compare(a.input, a.request, a.output, a.ci, &modes, layout, resume).await
+            let output = (a.output, a.output_file);
+            fetch_or_compare(a.input, a.request, output, a.ci, &modes, layout, resume).await
         }
         Command::Compare(a) => {
             let mut modes = a.modes;
@@ -78,7 +79,7 @@ async fn command(cli: Cli) -> anyhow::Result<Outcome> {
             fetch_or_compare(
                 a.input,
                 a.request,
-                a.output,
+                (a.output, a.output_file),
                 a.ci,
                 &modes,
                 Layout::Compare,
@@ -109,7 +110,7 @@ async fn command(cli: Cli) -> anyhow::Result<Outcome> {
 async fn fetch_or_compare(
     input: InputArgs,
     request: RequestArgs,
-    output: OutputArgs,
+    (output, output_file): (OutputArgs, Option<std::path::PathBuf>),
     ci: CiArgs,
     modes: &[Strategy],
     layout: Layout,
@@ -154,6 +155,8 @@ async fn fetch_or_compare(
         limits::check_open_files(in_flight, open_files)?;
     }
     let settings = settings(&request, open_files, output.quiet)?;
+    // `-o FILE` is created before any request: a path that cannot be written costs none.
+    let report_to = setup::Report::open(output_file.as_deref(), input.file.as_deref())?;
     // The trust store is loaded now, not inside the first HTTPS page's time. A stream may bring an
     // https:// line at any point, so it always needs it.
     let needs_tls = match &plan_input {
@@ -183,7 +186,7 @@ async fn fetch_or_compare(
             select.skip = Some(Arc::new(r.done));
             (Format::Ndjson, spool::spool(Box::new(r.sink)))
         }
-        _ => (output.format, stdout_sink()),
+        _ => (output.format, report_to.sink()),
     };
     let plan = Plan {
         input: plan_input,
@@ -206,10 +209,10 @@ async fn fetch_or_compare(
         layout,
         out,
         stderr_sink(output.quiet),
-        color(output.color),
+        report_to.color(output.color),
     )];
     if output.waterfall {
-        reporters.push(waterfall_chart(format, output.color));
+        reporters.push(setup::waterfall_chart_to(&report_to, format, output.color));
     }
     let create = |path: &std::path::Path, flag: &str| -> anyhow::Result<Box<dyn Write>> {
         let file = std::fs::File::create(path)

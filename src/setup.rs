@@ -2,15 +2,19 @@
 //! chart. `fetch`, `compare` and `demo` build their runs from these, so each default and each
 //! stream rule lives in one place.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::Path;
 use std::sync::Arc;
+
+use anyhow::Context as _;
 
 use crate::cli::{Format, RequestArgs};
 use crate::client::proxy::Proxies;
 use crate::client::tls::Tls;
 use crate::client::{self, HttpVersions};
 use crate::fetch::{self, Settings};
-use crate::{limits, output, report, term};
+use crate::{limits, output, report, spool, term};
 
 /// Settings from request flags as `fetch` takes them (`["--timeout", "2s"]`; none for the
 /// defaults), for `demo` and for tests that run the loops in-process.
@@ -85,10 +89,20 @@ pub fn waterfall_chart<'a>(
     format: Format,
     when: term::ColorWhen,
 ) -> Box<dyn report::Reporter + 'a> {
+    waterfall_chart_to(&Report::Stdout, format, when)
+}
+
+/// `--waterfall` after the table wherever the report goes (stdout or `-o FILE`), or on stderr
+/// when the report is data.
+pub fn waterfall_chart_to<'a>(
+    report: &Report,
+    format: Format,
+    when: term::ColorWhen,
+) -> Box<dyn report::Reporter + 'a> {
     use std::io::IsTerminal;
     let env = |v: &str| std::env::var(v).ok();
     let (out, width, color) = match format {
-        Format::Table => (stdout_sink(), term::stdout_columns(), color(when)),
+        Format::Table => (report.sink(), report.columns(), report.color(when)),
         _ => (
             Box::new(output::Stderr) as Box<dyn Write>,
             term::stderr_columns(),
@@ -107,4 +121,111 @@ pub fn stdout_sink() -> Box<dyn Write> {
 /// stderr for human summaries and warnings, unless `--quiet`. Writing it never fails.
 pub fn stderr_sink(quiet: bool) -> Option<Box<dyn Write>> {
     (!quiet).then(|| Box::new(output::Stderr) as Box<dyn Write>)
+}
+
+/// Where the report goes: stdout, or the file of `-o FILE` ('-' is stdout).
+pub enum Report {
+    Stdout,
+    File(spool::Shared),
+}
+
+impl Report {
+    /// `-o`: FILE created (truncated) now, before any request, so that a path that cannot be
+    /// written is a usage error naming it. `input` is `-f`'s path: writing over the file being
+    /// read would lose the inputs not read yet.
+    pub fn open(path: Option<&Path>, input: Option<&Path>) -> anyhow::Result<Report> {
+        let Some(path) = path.filter(|p| *p != Path::new("-")) else {
+            return Ok(Report::Stdout);
+        };
+        let shown = path.display();
+        if let (Some(input), Ok(out)) = (input, std::fs::metadata(path)) {
+            use std::os::unix::fs::MetadataExt;
+            let same = std::fs::metadata(input)
+                .is_ok_and(|i| (i.dev(), i.ino()) == (out.dev(), out.ino()));
+            if same && input != Path::new("-") {
+                anyhow::bail!("-o {shown}: it is the input file (-f); write the report elsewhere");
+            }
+        }
+        let file = File::create(path).with_context(|| format!("-o {shown}: cannot create it"))?;
+        let sink = LineFile {
+            file,
+            name: shown.to_string(),
+            pending: Vec::new(),
+        };
+        Ok(Report::File(spool::Shared::new(Box::new(sink))))
+    }
+
+    /// A handle for a reporter; all of them write one stream, in the order they hand bytes over.
+    pub fn sink(&self) -> Box<dyn Write> {
+        match self {
+            Report::Stdout => stdout_sink(),
+            Report::File(shared) => shared.handle(),
+        }
+    }
+
+    /// The terminal width the table and chart may take: none in a file.
+    pub fn columns(&self) -> Option<usize> {
+        match self {
+            Report::Stdout => term::stdout_columns(),
+            Report::File(_) => None,
+        }
+    }
+
+    /// Colour in the table and chart: in a file only with `--color always`.
+    pub fn color(&self, when: term::ColorWhen) -> bool {
+        match self {
+            Report::Stdout => color(when),
+            Report::File(_) => term::use_color(when, |v| std::env::var(v).ok(), false),
+        }
+    }
+}
+
+/// A report file written in whole lines: a line reaches the file once its newline has, one
+/// `write_all` for all the lines ready, so a run stopped at any point (even killed) leaves whole
+/// NDJSON records and CSV rows. Its errors name the file.
+struct LineFile {
+    file: File,
+    name: String,
+    pending: Vec<u8>,
+}
+
+/// Lines kept before they are written without waiting for a flush.
+const LINE_BATCH: usize = 64 * 1024;
+
+impl LineFile {
+    fn write_upto(&mut self, end: usize) -> io::Result<()> {
+        let written = self.file.write_all(&self.pending[..end]);
+        self.pending.drain(..end);
+        written.map_err(|e| io::Error::new(e.kind(), format!("cannot write to {}: {e}", self.name)))
+    }
+
+    fn write_lines(&mut self) -> io::Result<()> {
+        match self.pending.iter().rposition(|&b| b == b'\n') {
+            Some(last) => self.write_upto(last + 1),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Write for LineFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        if self.pending.len() >= LINE_BATCH {
+            self.write_lines()?;
+        }
+        Ok(buf.len())
+    }
+
+    /// Writes the whole lines; the start of a line waits for the rest of it.
+    fn flush(&mut self) -> io::Result<()> {
+        self.write_lines()
+    }
+}
+
+impl Drop for LineFile {
+    fn drop(&mut self) {
+        // Every report ends with a newline; anything after the last one is written as it is.
+        let end = self.pending.len();
+        let _ = self.write_upto(end);
+    }
 }

@@ -136,6 +136,23 @@ pub fn spool(out: Box<dyn Write + Send>) -> Box<dyn Write> {
     Box::new(Spool::new(start(out)))
 }
 
+/// An output that several handles write to through one queue, so that what they hand over stays
+/// in order (`-o FILE`: a table and the chart after it), as stdout's handles do.
+#[derive(Clone)]
+pub struct Shared(Arc<Queue>);
+
+impl Shared {
+    /// Starts the writer thread of `out`.
+    pub fn new(out: Box<dyn Write + Send>) -> Shared {
+        Shared(start(out))
+    }
+
+    /// One more handle to the output.
+    pub fn handle(&self) -> Box<dyn Write> {
+        Box::new(Spool::new(self.0.clone()))
+    }
+}
+
 /// A handle to stdout (buffered, its errors naming it), written from one thread for the process.
 pub fn stdout() -> Box<dyn Write> {
     let queue = STDOUT.get_or_init(|| start(Box::new(crate::output::Stdout::new())));
