@@ -221,6 +221,11 @@ pub struct RequestArgs {
     /// Extra request header, 'Name: value' (repeatable)
     #[arg(short = 'H', long = "header", value_name = "HEADER", value_parser = parse_header)]
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Basic credentials for every input URL, 'USER:PASSWORD' (curl's flag); without ':PASSWORD' an
+    /// empty password is sent. Never shown; redirects to another host go without them
+    #[arg(short = 'u', long, value_name = "USER[:PASSWORD]", allow_hyphen_values = true,
+          value_parser = credentials())]
+    pub user: Option<Credentials>,
     /// Stop reading a body after N bytes and mark the page truncated (suffixes K, M, G = KiB, MiB, GiB)
     #[arg(long, value_name = "N", value_parser = parse_size)]
     pub max_bytes: Option<u64>,
@@ -419,6 +424,34 @@ pub struct DemoArgs {
     pub output: OutputArgs,
 }
 
+/// `-u USER[:PASSWORD]` as given (bytes: a password need not be UTF-8). Its `Debug` shows no
+/// part of it, and no parser error can echo it: every value is accepted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub user: Vec<u8>,
+    pub password: Option<Vec<u8>>,
+}
+
+impl Credentials {
+    fn new(arg: std::ffi::OsString) -> Credentials {
+        use std::os::unix::ffi::OsStringExt;
+        let mut user = arg.into_vec();
+        // The first ':' ends the user name, as in curl; the password may hold more of them.
+        let password = user.iter().position(|&b| b == b':').map(|colon| {
+            let password = user[colon + 1..].to_vec();
+            user.truncate(colon);
+            password
+        });
+        Credentials { user, password }
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials(***)")
+    }
+}
+
 /// Output format on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -520,6 +553,12 @@ fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
         format!("invalid value for header {name} (control characters are not allowed)")
     })?;
     Ok((name, value))
+}
+
+/// `-u`'s parser: takes any value, so that no error of clap's repeats a password.
+fn credentials() -> impl clap::builder::TypedValueParser<Value = Credentials> {
+    use clap::builder::TypedValueParser;
+    clap::builder::OsStringValueParser::new().map(Credentials::new)
 }
 
 fn parse_resolve(s: &str) -> Result<Override, String> {
@@ -707,6 +746,38 @@ mod tests {
         assert!(parse_header("no colon").is_err());
         assert!(parse_header("Bad Name: x").is_err());
         assert!(parse_header("X: a\r\nInjected: 1").is_err());
+    }
+
+    #[test]
+    fn user_and_password_split_at_the_first_colon_and_never_show() {
+        let user = |args: &[&str]| {
+            let Command::Fetch(f) = parse(args).unwrap().command else {
+                panic!("not fetch")
+            };
+            f.request.user
+        };
+        let c = user(&["fetch", "-u", "alice:s3cr:et", "x"]).unwrap();
+        assert_eq!(
+            (&c.user[..], c.password.as_deref()),
+            (&b"alice"[..], Some(&b"s3cr:et"[..]))
+        );
+        let c = user(&["fetch", "--user", "-token-", "x"]).unwrap();
+        assert_eq!((&c.user[..], c.password), (&b"-token-"[..], None));
+        let c = user(&["fetch", "--user=bob:", "x"]).unwrap();
+        assert_eq!(c.password.as_deref(), Some(&b""[..]));
+        assert_eq!(user(&["fetch", "x"]), None);
+        let shown = format!(
+            "{:?}",
+            parse(&["fetch", "-u", "alice:s3cret", "x"]).unwrap()
+        );
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("alice"),
+            "{shown}"
+        );
+        let twice = parse(&["fetch", "-u", "a:s3cret", "-u", "b:s3cret", "x"]);
+        if let Err(e) = twice {
+            assert!(!e.render().to_string().contains("s3cret"), "{e}");
+        }
     }
 
     #[test]

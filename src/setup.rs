@@ -39,6 +39,19 @@ pub fn settings(r: &RequestArgs, open_files: Option<u64>, quiet: bool) -> anyhow
     }
     let proxies = Proxies::from_env(net.proxy.as_deref(), net.noproxy.as_deref())
         .map_err(anyhow::Error::msg)?;
+    // `-u` first: a `-H Authorization` of the user's own replaces it, as `-H` replaces any header
+    // pagefetch would send.
+    let mut headers = Vec::with_capacity(r.headers.len() + 1);
+    if let Some(c) = &r.user {
+        if c.password.is_none() && !quiet {
+            output::warn(format_args!(
+                "pagefetch: warning: -u without ':PASSWORD': sending an empty password \
+                 (pagefetch does not ask for one)"
+            ));
+        }
+        headers.push((http::header::AUTHORIZATION, basic_auth(c)));
+    }
+    headers.extend(r.headers.iter().cloned());
     let versions = match (net.http1_1, net.http2) {
         (true, _) => HttpVersions::Http1,
         (_, true) => HttpVersions::Http2,
@@ -51,7 +64,7 @@ pub fn settings(r: &RequestArgs, open_files: Option<u64>, quiet: bool) -> anyhow
                 .user_agent
                 .clone()
                 .unwrap_or_else(Settings::default_user_agent),
-            headers: r.headers.clone(),
+            headers,
             max_redirects: r.max_redirects,
             compressed: r.compressed,
             versions,
@@ -71,6 +84,20 @@ pub fn settings(r: &RequestArgs, open_files: Option<u64>, quiet: bool) -> anyhow
         rate: r.polite.rate,
         per_host: r.polite.per_host.map(|n| n as usize),
     })
+}
+
+/// `Authorization: Basic base64(USER:PASSWORD)`, marked sensitive (HTTP/2 never indexes it, and
+/// its `Debug` hides it).
+fn basic_auth(c: &crate::cli::Credentials) -> http::HeaderValue {
+    use base64::Engine as _;
+    let mut pair = c.user.clone();
+    pair.push(b':');
+    pair.extend_from_slice(c.password.as_deref().unwrap_or_default());
+    let token = base64::engine::general_purpose::STANDARD.encode(pair);
+    let mut value = http::HeaderValue::try_from(format!("Basic {token}"))
+        .expect("base64 is a valid header value");
+    value.set_sensitive(true);
+    value
 }
 
 /// Whether the table is coloured (`--color`, `NO_COLOR`, `CLICOLOR_FORCE`, a terminal on stdout).

@@ -296,3 +296,126 @@ fn a_killed_run_leaves_whole_lines_in_the_output_file() {
         }
     }
 }
+
+// ---- -u, --user ---------------------------------------------------------------------------
+
+/// The `Authorization` value of a recorded request head, if it has one.
+fn authorization(head: &str) -> Option<String> {
+    head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("authorization")
+            .then(|| value.trim().to_string())
+    })
+}
+
+fn path_of(head: &str) -> &str {
+    head.split_whitespace().nth(1).unwrap_or("")
+}
+
+#[test]
+fn user_goes_to_every_input_url_and_its_password_is_never_shown() {
+    let s = common::faults::FaultServer::start();
+    let port = s.port();
+    let other = format!("http://other.test:{port}/ok/7");
+    let resolve = format!("other.test:{port}:127.0.0.1");
+    let refused = format!("http://user:pw@{}/x", common::refused_addr());
+    let token = "Basic YWxpY2U6czNjcjN0OnBhcnQ="; // alice:s3cr3t:part
+    for format in ["table", "json", "ndjson", "csv"] {
+        let out = common::pagefetch()
+            .args(["fetch", "--progress", "always", "--format", format])
+            .args(["-u", "alice:s3cr3t:part", "--resolve", &resolve])
+            .args([&s.url("/ok/5"), &other, &refused])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "the refused page failed");
+        let shown = text(&out.stdout) + &text(&out.stderr);
+        for secret in ["s3cr3t", "YWxpY2U6czNjcjN0OnBhcnQ="] {
+            assert!(!shown.contains(secret), "{format}: {secret} shown: {shown}");
+        }
+    }
+    let heads = s.heads();
+    assert_eq!(heads.len(), 8, "{heads:?}");
+    for head in &heads {
+        assert_eq!(authorization(head).as_deref(), Some(token), "{head}");
+    }
+}
+
+#[test]
+fn user_without_a_password_sends_an_empty_one_and_says_so_once() {
+    let s = common::faults::FaultServer::start();
+    let out = common::pagefetch()
+        .args([
+            "fetch",
+            "--format",
+            "ndjson",
+            "-u",
+            "alice",
+            &s.url("/ok/5"),
+        ])
+        .args([&s.url("/ok/6")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = text(&out.stderr);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("empty password"), "{err}");
+    // A lone user name may be a token: it is not repeated either.
+    assert!(!err.contains("alice"), "{err}");
+    let basic = |head: &String| authorization(head);
+    let sent: Vec<Option<String>> = s.heads().iter().map(basic).collect();
+    let alice = Some("Basic YWxpY2U6".to_string()); // alice:
+    assert_eq!(sent, [alice.clone(), alice]);
+    // -q: no warning, the same header.
+    let out = common::pagefetch()
+        .args(["fetch", "-q", "-u", "alice", &s.url("/ok/5")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn user_stays_with_its_host_on_redirects_and_a_header_of_ones_own_wins() {
+    let s = common::faults::FaultServer::start();
+    let port = s.port();
+    let resolve = format!("other.test:{port}:127.0.0.1");
+    let away = s.url(&format!("/to/http://other.test:{port}/ok/5"));
+    let out = common::pagefetch()
+        .args([
+            "fetch",
+            "-q",
+            "-u",
+            "alice:pw",
+            "--resolve",
+            &resolve,
+            &away,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let heads = s.heads();
+    assert_eq!(heads.len(), 2, "{heads:?}");
+    assert_eq!(
+        path_of(&heads[0]),
+        format!("/to/http://other.test:{port}/ok/5")
+    );
+    assert!(authorization(&heads[0]).is_some(), "{}", heads[0]);
+    assert_eq!(authorization(&heads[1]), None, "another host: {}", heads[1]);
+
+    let s = common::faults::FaultServer::start();
+    let out = common::pagefetch()
+        .args([
+            "fetch",
+            "-q",
+            "-u",
+            "alice:pw",
+            "-H",
+            "Authorization: Bearer t",
+        ])
+        .arg(s.url("/ok/5"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(authorization(&s.heads()[0]).as_deref(), Some("Bearer t"));
+}
