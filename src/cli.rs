@@ -504,6 +504,197 @@ pub fn one_line_error(e: &clap::Error) -> (String, String) {
     (line, format!("try '{command} --help'"))
 }
 
+/// Flags of curl, xh and oha that pagefetch does not have, and what to use instead: `(flags, the
+/// subcommands it applies to (none: all), advice)`. Without it clap suggests the nearest name
+/// (`--cookie` -> `--color`), which is never what was meant.
+const OTHER_TOOLS: &[(&[&str], &[&str], &str)] = &[
+    (
+        &["--cookie", "-b"],
+        &["fetch", "compare"],
+        "send cookies with -H 'Cookie: NAME=VALUE'",
+    ),
+    (
+        &[
+            "--data",
+            "-d",
+            "--data-raw",
+            "--data-binary",
+            "--data-urlencode",
+            "--form",
+            "-F",
+        ],
+        &[],
+        "pagefetch only sends GET requests, without a body",
+    ),
+    (
+        &["--request", "-X", "--head", "-I", "--upload-file", "-T"],
+        &[],
+        "pagefetch only sends GET requests",
+    ),
+    (
+        &["--json"],
+        &["fetch", "compare", "demo"],
+        "for JSON output use --format json (pagefetch only sends GET requests)",
+    ),
+    (
+        &["--ndjson"],
+        &["fetch", "compare", "demo"],
+        "use --format ndjson",
+    ),
+    (
+        &["--csv"],
+        &["fetch", "compare", "demo"],
+        "use --format csv",
+    ),
+    (
+        &["--location", "-L"],
+        &[],
+        "redirects are followed by default (at most --max-redirects, 10)",
+    ),
+    (
+        &["--max-redirs"],
+        &["fetch", "compare"],
+        "use --max-redirects N",
+    ),
+    (&["--retries"], &["fetch", "compare"], "use --retry N"),
+    (
+        &["--qps"],
+        &["fetch", "compare"],
+        "use --rate R (requests per second)",
+    ),
+    (
+        &["--parallel", "-Z", "--parallel-max"],
+        &["fetch", "compare"],
+        "pages are fetched concurrently by default; -c N sets how many at once",
+    ),
+    (
+        &["--silent", "-s"],
+        &["fetch", "compare", "demo"],
+        "use -q (--quiet)",
+    ),
+    (
+        &["--no-progress"],
+        &["fetch", "compare", "demo"],
+        "use --progress never",
+    ),
+    (&["--no-color"], &[], "use --color never (or set NO_COLOR)"),
+    (
+        &["--verbose", "-v"],
+        &["fetch", "compare"],
+        "there is no verbose mode: each page's record (--format ndjson) says what happened to it",
+    ),
+    (
+        &["--write-out", "-w"],
+        &["fetch", "compare"],
+        "each page's status, size and timings are in its record: --format json, ndjson or csv",
+    ),
+    (
+        &["--output", "-o"],
+        &["serve", "demo", "merge", "completions", "man"],
+        "only fetch and compare have -o; redirect stdout here (> FILE)",
+    ),
+];
+
+/// One line to print instead of clap's error, where the command line shows a habit from curl, xh
+/// or oha: a URL or host name where the subcommand goes (`did you mean: pagefetch fetch URL`), or
+/// a flag of those tools ([`OTHER_TOOLS`]). `args` is the whole command line, program first.
+///
+/// A bare word that is no subcommand gets no advice: it may as well be a mistyped subcommand,
+/// which clap's own tip covers (`fech` -> `fetch`).
+pub fn advice(e: &clap::Error, args: &[String]) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let context = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    match e.kind() {
+        ErrorKind::InvalidSubcommand => {
+            let given = context(ContextKind::InvalidSubcommand)?;
+            let at = args.iter().skip(1).position(|a| a == given)? + 1;
+            let term = as_input(given)?;
+            let mut words = vec!["pagefetch".to_string(), "fetch".into()];
+            words.extend(args[1..at].iter().cloned());
+            words.extend(term);
+            words.extend(args[at + 1..].iter().cloned());
+            let line: Vec<String> = words.iter().map(|w| shell_word(w)).collect();
+            let line = crate::mask::mask_userinfo(&line.join(" ")).into_owned();
+            Some(format!(
+                "unrecognized subcommand '{}'; did you mean: {line}",
+                crate::mask::mask_userinfo(given)
+            ))
+        }
+        ErrorKind::UnknownArgument => {
+            let flag = context(ContextKind::InvalidArg)?;
+            let sub = args
+                .iter()
+                .skip(1)
+                .find(|a| !a.starts_with('-'))
+                .map(String::as_str);
+            let (_, _, advice) = OTHER_TOOLS.iter().find(|(flags, subs, _)| {
+                flags.contains(&flag) && (subs.is_empty() || sub.is_some_and(|s| subs.contains(&s)))
+            })?;
+            Some(format!("unexpected argument '{flag}': {advice}"))
+        }
+        _ => None,
+    }
+}
+
+/// What `pagefetch fetch` should be given for `word` typed where the subcommand goes: the same
+/// URL; a host name as an https:// URL (a bare `example.com` would be a search term); an existing
+/// file as `-f FILE`. None for anything else.
+fn as_input(word: &str) -> Option<Vec<String>> {
+    let lower = word.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return Some(vec![word.to_string()]);
+    }
+    if std::path::Path::new(word).is_file() {
+        return Some(vec!["-f".into(), word.to_string()]);
+    }
+    let authority = word.split(['/', '?', '#']).next().unwrap_or(word);
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return None;
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    let ipv4 = labels.len() == 4 && host.parse::<std::net::Ipv4Addr>().is_ok();
+    let local = host.eq_ignore_ascii_case("localhost");
+    // A name: two labels or more, the last one letters (a top-level domain) but no file name's
+    // extension (`notes.txt` is more likely a missing file than a host).
+    const FILE_EXTENSIONS: [&str; 9] = [
+        "txt", "csv", "json", "ndjson", "md", "log", "tsv", "list", "lst",
+    ];
+    let tld = labels.last().copied().unwrap_or("");
+    let name = labels.len() >= 2
+        && labels.iter().all(label_ok)
+        && tld.len() >= 2
+        && tld.bytes().all(|b| b.is_ascii_alphabetic())
+        && !FILE_EXTENSIONS.contains(&tld.to_ascii_lowercase().as_str());
+    let scheme = match (ipv4 || local, name) {
+        (true, _) => "http",
+        (false, true) => "https",
+        (false, false) => return None,
+    };
+    let rest = &word[authority.len()..];
+    let slash = if rest.is_empty() { "/" } else { "" };
+    Some(vec![format!("{scheme}://{word}{slash}")])
+}
+
+/// `word` as a shell reads it back: as it is when it has nothing the shell would act on, else in
+/// single quotes.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c);
+    match !word.is_empty() && word.chars().all(plain) {
+        true => word.to_string(),
+        false => format!("'{}'", word.replace('\'', "'\\''")),
+    }
+}
+
 /// `pagefetch fetch` when the command line names a subcommand, else `pagefetch`: for the hint of
 /// an error whose text has no usage line to take it from.
 fn subcommand_path() -> String {
@@ -777,6 +968,53 @@ mod tests {
         let twice = parse(&["fetch", "-u", "a:s3cret", "-u", "b:s3cret", "x"]);
         if let Err(e) = twice {
             assert!(!e.render().to_string().contains("s3cret"), "{e}");
+        }
+    }
+
+    #[test]
+    fn what_looks_like_an_input_where_the_subcommand_goes() {
+        let one = |w: &str| as_input(w).map(|v| v.join(" "));
+        assert_eq!(one("HTTPS://x/"), Some("HTTPS://x/".into()));
+        assert_eq!(one("example.com"), Some("https://example.com/".into()));
+        assert_eq!(
+            one("example.com:8443/a"),
+            Some("https://example.com:8443/a".into())
+        );
+        assert_eq!(one("10.0.0.1:80"), Some("http://10.0.0.1:80/".into()));
+        for not in [
+            "apple",
+            "fech",
+            "notes.txt",
+            "1.5",
+            "a..b",
+            "x.y1",
+            "host:port",
+            "-c",
+        ] {
+            assert_eq!(one(not), None, "{not}");
+        }
+        assert_eq!(shell_word("https://h/?q=a&b"), "'https://h/?q=a&b'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word(""), "''");
+        assert_eq!(shell_word("-c"), "-c");
+    }
+
+    #[test]
+    fn other_tools_flags_are_none_of_ours() {
+        let cli = Cli::command();
+        for (flags, subs, _) in OTHER_TOOLS {
+            for sub in cli.get_subcommands() {
+                if !subs.is_empty() && !subs.contains(&sub.get_name()) {
+                    continue;
+                }
+                for arg in sub.get_arguments() {
+                    let long = arg.get_long().map(|l| format!("--{l}"));
+                    let short = arg.get_short().map(|s| format!("-{s}"));
+                    for name in [long, short].into_iter().flatten() {
+                        assert!(!flags.contains(&name.as_str()), "{} {name}", sub.get_name());
+                    }
+                }
+            }
         }
     }
 

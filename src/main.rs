@@ -20,9 +20,12 @@ fn main() -> ExitCode {
             escape(&info.to_string())
         );
     }));
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => return usage_error(&e),
+        Err(e) => return usage_error(&e, &args),
     };
     // One thread: the loops are I/O-bound, a single-threaded runtime spends less CPU per request, and
     // it lets the sequential loop hand its connection back to the pool before the next request (on
@@ -50,13 +53,18 @@ fn fail(e: &anyhow::Error) -> ExitCode {
 }
 
 /// clap's help and version as clap prints them; its errors as one line plus a hint.
-fn usage_error(e: &clap::Error) -> ExitCode {
+fn usage_error(e: &clap::Error, args: &[String]) -> ExitCode {
     use clap::error::ErrorKind::*;
     if matches!(
         e.kind(),
         DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand
     ) {
         let _ = e.print();
+        return code(e.exit_code());
+    }
+    // A habit from curl, xh or oha: one line that names what to use instead.
+    if let Some(advice) = cli::advice(e, args) {
+        let _ = writeln!(Stderr, "pagefetch: error: {}", escape(&advice));
         return code(e.exit_code());
     }
     let (line, hint) = cli::one_line_error(e);

@@ -419,3 +419,145 @@ fn user_stays_with_its_host_on_redirects_and_a_header_of_ones_own_wins() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(authorization(&s.heads()[0]).as_deref(), Some("Bearer t"));
 }
+
+// ---- habits from curl, xh and oha ---------------------------------------------------------
+
+/// Runs pagefetch with `args`; (exit code, stdout, stderr).
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = common::pagefetch().args(args).output().unwrap();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn a_url_or_host_where_the_subcommand_goes_gets_the_fetch_command_to_run() {
+    for (args, meant) in [
+        (
+            &["https://example.com/"][..],
+            "pagefetch fetch https://example.com/",
+        ),
+        (
+            &["https://example.com/", "-c", "4"],
+            "pagefetch fetch https://example.com/ -c 4",
+        ),
+        (&["example.com"], "pagefetch fetch https://example.com/"),
+        (
+            &["www.example.org/a?b=c"],
+            "pagefetch fetch 'https://www.example.org/a?b=c'",
+        ),
+        (
+            &["localhost:8080"],
+            "pagefetch fetch http://localhost:8080/",
+        ),
+        (
+            &["https://u:pw@example.com/"],
+            "pagefetch fetch https://u:***@example.com/",
+        ),
+    ] {
+        let (code, stdout, stderr) = run(args);
+        assert_eq!(code, Some(2), "{args:?}");
+        assert!(stdout.is_empty());
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("pagefetch: error: "), "{stderr}");
+        assert!(
+            stderr
+                .trim_end()
+                .ends_with(&format!("did you mean: {meant}")),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains(":pw@"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_file_where_the_subcommand_goes_is_suggested_as_the_input_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("urls");
+    std::fs::write(&path, "https://example.com/\n").unwrap();
+    let path = path.to_str().unwrap();
+    let (code, _, stderr) = run(&[path]);
+    assert_eq!(code, Some(2));
+    let meant = format!("did you mean: pagefetch fetch -f {path}");
+    assert!(stderr.trim_end().ends_with(&meant), "{stderr}");
+}
+
+#[test]
+fn a_bare_word_where_the_subcommand_goes_keeps_clap_s_message() {
+    // A word may be a mistyped subcommand as well as a search term: no guess.
+    for word in ["apple", "notes.txt", "fech"] {
+        let (code, _, stderr) = run(&[word]);
+        assert_eq!(code, Some(2));
+        assert!(!stderr.contains("did you mean"), "{word}: {stderr}");
+        assert!(
+            stderr.contains("unrecognized subcommand"),
+            "{word}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn flags_of_other_tools_get_one_line_naming_what_to_use() {
+    for (args, flag, advice) in [
+        (
+            &["fetch", "--cookie", "a=b", "x"][..],
+            "--cookie",
+            "-H 'Cookie: NAME=VALUE'",
+        ),
+        (
+            &["fetch", "--cookie=a=b", "x"],
+            "--cookie",
+            "-H 'Cookie: NAME=VALUE'",
+        ),
+        (
+            &["compare", "-b", "a=b", "x"],
+            "-b",
+            "-H 'Cookie: NAME=VALUE'",
+        ),
+        (
+            &["fetch", "-d", "a=b", "x"],
+            "-d",
+            "only sends GET requests",
+        ),
+        (
+            &["fetch", "--data", "a=b", "x"],
+            "--data",
+            "only sends GET requests",
+        ),
+        (
+            &["fetch", "-X", "POST", "x"],
+            "-X",
+            "only sends GET requests",
+        ),
+        (
+            &["fetch", "-L", "x"],
+            "-L",
+            "redirects are followed by default",
+        ),
+        (
+            &["fetch", "--location", "x"],
+            "--location",
+            "redirects are followed by default",
+        ),
+        (&["fetch", "-s", "x"], "-s", "-q (--quiet)"),
+        (&["fetch", "--json", "x"], "--json", "--format json"),
+        (&["merge", "-o", "all.ndjson", "a.ndjson"], "-o", "> FILE"),
+    ] {
+        let (code, stdout, stderr) = run(args);
+        assert_eq!(code, Some(2), "{args:?}");
+        assert!(stdout.is_empty());
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        let expect = format!("pagefetch: error: unexpected argument '{flag}': ");
+        assert!(stderr.starts_with(&expect), "{args:?}: {stderr}");
+        assert!(stderr.contains(advice), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("--color"),
+            "not the nearest name: {stderr}"
+        );
+    }
+    // A flag of ours is not advised against; an unknown flag of no tool keeps clap's message.
+    let (code, _, stderr) = run(&["fetch", "--bogus", "x"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("unexpected argument '--bogus' found"),
+        "{stderr}"
+    );
+}
