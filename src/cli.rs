@@ -695,6 +695,35 @@ fn shell_word(word: &str) -> String {
     }
 }
 
+/// `-q 10` from oha, where `-q` is the request rate: here `-q` is `--quiet` and the number is
+/// fetched as a search term. The warning for it, when `args` (program first) has `-q` or `--quiet`
+/// right before a bare number that became a term of `fetch` or `compare`.
+pub fn quiet_number(cli: &Cli, args: &[String]) -> Option<String> {
+    let (input, output) = match &cli.command {
+        Command::Fetch(a) => (&a.input, &a.output),
+        Command::Compare(a) => (&a.input, &a.output),
+        _ => return None,
+    };
+    if !output.quiet {
+        return None;
+    }
+    let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let number = |s: &str| {
+        let (whole, fraction) = s.split_once('.').unwrap_or((s, "0"));
+        [whole, fraction]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let pair = args[..end].windows(2).find(|w| {
+        matches!(w[0].as_str(), "-q" | "--quiet") && number(&w[1]) && input.terms.contains(&w[1])
+    })?;
+    Some(format!(
+        "pagefetch: warning: '{0} {1}' fetches the search term \"{1}\": -q is --quiet here; \
+         the request rate is --rate {1}",
+        pair[0], pair[1]
+    ))
+}
+
 /// `pagefetch fetch` when the command line names a subcommand, else `pagefetch`: for the hint of
 /// an error whose text has no usage line to take it from.
 fn subcommand_path() -> String {

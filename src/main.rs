@@ -27,6 +27,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e, &args),
     };
+    if let Some(warning) = cli::quiet_number(&cli, &args) {
+        // Printed even with -q: the run is not what was meant, and it goes on.
+        let _ = writeln!(Stderr, "{}", escape(&warning));
+    }
     // One thread: the loops are I/O-bound, a single-threaded runtime spends less CPU per request, and
     // it lets the sequential loop hand its connection back to the pool before the next request (on
     // a multi-threaded runtime that race opened a second connection now and then).

@@ -495,6 +495,32 @@ fn a_bare_word_where_the_subcommand_goes_keeps_clap_s_message() {
 }
 
 #[test]
+fn quiet_followed_by_a_number_warns_that_the_rate_is_rate_and_runs_on() {
+    let s = TestServer::instant();
+    let template = s.template();
+    let (code, stdout, stderr) = run(&["fetch", "-q", "10", "--format", "ndjson", "-t", &template]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("warning: '-q 10'"), "{stderr}");
+    assert!(stderr.contains("--rate 10"), "{stderr}");
+    let first: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(first["input"], "10", "the run went on");
+    assert_eq!(s.stats().requests(), 1);
+    // A number elsewhere, or a word after -q, is just a term.
+    for args in [
+        &["fetch", "-q", "apple", "-t", &template][..],
+        &["fetch", "-q", "-t", &template, "10"],
+        &[
+            "compare", "-q", "--format", "json", "-t", &template, "--", "-q", "10",
+        ],
+    ] {
+        let (code, _, stderr) = run(args);
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
 fn flags_of_other_tools_get_one_line_naming_what_to_use() {
     for (args, flag, advice) in [
         (
