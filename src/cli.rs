@@ -916,6 +916,8 @@ mod tests {
             ("--order", "Output"),
             ("--waterfall", "Output"),
             ("--color", "Output"),
+            ("--output", "Output"),
+            ("--user", "Options"),
             ("--check", "CI"),
             ("--export-html", "CI"),
         ];
