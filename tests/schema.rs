@@ -112,6 +112,15 @@ fn ndjson_lines(text: &str) -> Vec<Value> {
                 other => panic!("a line of type {other:?}: {line}"),
             };
             assert_valid(def, &v);
+            if def == "page_line" {
+                let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+                assert_eq!(keys[0], "type", "{line}");
+                assert_eq!(
+                    keys[1..],
+                    page_fields().iter().collect::<Vec<_>>()[..],
+                    "{line}"
+                );
+            }
             v
         })
         .collect()
@@ -768,4 +777,45 @@ fn an_interrupted_run_matches_the_schema() {
         "{}",
         doc["pages"]
     );
+}
+
+/// docs/output.md's page table: the schema's fields, in its order, with its types.
+#[test]
+fn the_page_table_of_output_md_agrees_with_the_schema() {
+    let s = schema();
+    let props = &s["$defs"]["page_fields"]["properties"];
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/output.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    let rows: Vec<(String, String)> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("| field | type |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells[1].trim_matches('`').to_string(), cells[2].to_string())
+        })
+        .collect();
+    let names: Vec<String> = rows.iter().map(|(n, _)| n.clone()).collect();
+    assert_eq!(names, page_fields(), "the table's fields and order");
+    for (name, doc_type) in &rows {
+        let doc: BTreeSet<String> = doc_type
+            .split(" or ")
+            .map(|t| {
+                match t {
+                    "int" => "integer",
+                    "float" => "number",
+                    "bool" => "boolean",
+                    other => other,
+                }
+                .to_string()
+            })
+            .collect();
+        let mut schema_types = allowed_types(&s, &props[name]);
+        if schema_types.contains("integer") {
+            // An enum of numbers (none today) would say number; an integer is an int.
+            schema_types.remove("number");
+        }
+        assert_eq!(doc, schema_types, "{name}: output.md says {doc_type}");
+    }
 }
