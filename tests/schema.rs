@@ -779,6 +779,67 @@ fn an_interrupted_run_matches_the_schema() {
     );
 }
 
+#[test]
+fn a_fetch_interrupted_during_its_warmup_writes_a_document_without_a_run() {
+    // The warm-up's only page is held by the server: no run ever finishes.
+    let s = TestServer::instant();
+    let slow = s.url("slow", "gate=1");
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.json");
+    std::fs::write(
+        &base,
+        r#"{"schema": 1, "mode": "joinset", "wall_ms": 5.0, "page_ms": {"p95": 1.0}, "repeat": null}"#,
+    )
+    .unwrap();
+    for (format, extra) in [
+        ("json", None),
+        ("json", Some(&base)),
+        ("ndjson", Some(&base)),
+    ] {
+        let mut cmd = common::command();
+        cmd.args([
+            "fetch",
+            "--format",
+            format,
+            "--warmup",
+            "1",
+            "--timeout",
+            "10m",
+        ]);
+        if let Some(b) = extra {
+            cmd.arg("--baseline").arg(b);
+        }
+        let before = s.stats().requests();
+        let child = cmd
+            .arg(&slow)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for("the warm-up page in flight", || {
+            s.stats().requests() > before && s.stats().in_flight() == 1
+        });
+        send(&child, libc::SIGINT);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130));
+        let text = String::from_utf8(out.stdout).unwrap();
+        match format {
+            "json" => {
+                let doc = json_document("fetch_document_without_run", &text);
+                let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
+                match extra {
+                    None => assert!(keys.is_empty(), "{doc}"),
+                    Some(_) => assert_eq!(keys, ["baseline_comparison"], "{doc}"),
+                }
+            }
+            _ => {
+                let lines = ndjson_lines(&text);
+                assert_eq!(types(&lines), ["checks"], "{text}");
+            }
+        }
+    }
+}
+
 /// docs/output.md's page table: the schema's fields, in its order, with its types.
 #[test]
 fn the_page_table_of_output_md_agrees_with_the_schema() {
