@@ -827,10 +827,10 @@ fn a_fetch_interrupted_during_its_warmup_writes_a_document_without_a_run() {
             "json" => {
                 let doc = json_document("fetch_document_without_run", &text);
                 let keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
-                match extra {
-                    None => assert!(keys.is_empty(), "{doc}"),
-                    Some(_) => assert_eq!(keys, ["baseline_comparison"], "{doc}"),
-                }
+                let mut want = vec!["schema", "version", "interrupted"];
+                want.extend(extra.map(|_| "baseline_comparison"));
+                assert_eq!(keys, want, "{doc}");
+                assert_eq!(doc["interrupted"], true, "{doc}");
             }
             _ => {
                 let lines = ndjson_lines(&text);

@@ -134,8 +134,20 @@ impl Reporter for Json<'_> {
         }
         match self.layout {
             Layout::Fetch => {
-                // The run object's last field ended without a comma; the checks follow it.
-                if self.runs > 0 && !extra.is_empty() {
+                if self.runs == 0 {
+                    // No run finished (interrupted in --warmup): the document still says what
+                    // it is, and that it was cut short.
+                    let version = Value::from(env!("CARGO_PKG_VERSION"));
+                    extra.splice(
+                        0..0,
+                        [
+                            ("schema", serde_json::to_value(SCHEMA)?),
+                            ("version", version),
+                            ("interrupted", Value::Bool(true)),
+                        ],
+                    );
+                } else if !extra.is_empty() {
+                    // The run object's last field ended without a comma; the checks follow it.
                     self.out.write_all(b",\n")?;
                 }
                 let n = extra.len();
