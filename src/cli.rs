@@ -67,6 +67,17 @@ Examples:
   pagefetch merge --allow-gaps part0.ndjson part1.ndjson | tail -1
   pagefetch merge resumed.ndjson | grep -c '\"type\":\"page\"'";
 
+const COMPLETIONS_HELP: &str = "\
+Examples:
+  source <(pagefetch completions bash)
+  pagefetch completions zsh > ~/.zfunc/_pagefetch
+  pagefetch completions fish > ~/.config/fish/completions/pagefetch.fish";
+
+const MAN_HELP: &str = "\
+Examples:
+  pagefetch man | man -l -
+  pagefetch man > pagefetch.1";
+
 const DEMO_HELP: &str = "\
 Examples:
   pagefetch demo
@@ -95,8 +106,10 @@ pub enum Command {
     /// page, with a summary recomputed from them
     Merge(MergeArgs),
     /// Print a shell completion script (e.g. source <(pagefetch completions bash))
+    #[command(after_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
     /// Print the manual page (roff; e.g. pagefetch man | man -l -)
+    #[command(after_help = MAN_HELP)]
     Man,
 }
 
@@ -807,6 +820,20 @@ fn parse_size(s: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_subcommand_help_ends_with_examples() {
+        let mut cli = <Cli as clap::CommandFactory>::command();
+        for sub in cli.get_subcommands_mut() {
+            let help = sub.render_long_help().to_string();
+            let tail = help.rsplit_once("Examples:").map(|(_, t)| t);
+            assert!(
+                tail.is_some_and(|t| t.contains("pagefetch")),
+                "{} --help has no examples:\n{help}",
+                sub.get_name()
+            );
+        }
+    }
     use clap::CommandFactory;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
