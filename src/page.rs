@@ -55,8 +55,9 @@ impl Job {
 pub enum PageError {
     /// The input line or URL was unusable (the text names the line).
     Input(String),
-    /// No connection: refused, DNS failure, a proxy that would not connect...
-    Connect(String),
+    /// No connection: refused, DNS failure, a proxy that would not connect... Decisions (retry,
+    /// `error_kind`) match on its [`Cause`]; its Display is the words.
+    Connect(Box<ConnectError>),
     /// The TLS handshake failed or the certificate was not accepted.
     Tls(String),
     /// A limit ran out; the text says which (`timed out after 30s`).
@@ -93,8 +94,8 @@ impl PageError {
 impl fmt::Display for PageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            PageError::Connect(c) => c.fmt(f),
             PageError::Input(m)
-            | PageError::Connect(m)
             | PageError::Tls(m)
             | PageError::Timeout(m)
             | PageError::Redirect(m)
@@ -103,6 +104,121 @@ impl fmt::Display for PageError {
             PageError::Status(s) => write!(f, "HTTP {s}"),
             PageError::Cancelled => f.write_str("cancelled"),
         }
+    }
+}
+
+/// A name that did not resolve: the origin's host, or the proxy's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Name {
+    Host(String),
+    Proxy(String),
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Name::Host(h) => write!(f, "host {h}"),
+            Name::Proxy(h) => write!(f, "proxy {h}"),
+        }
+    }
+}
+
+/// Why a connection failed, as retry and `error_kind` decide on it. The Display is the words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// The name does not exist (NXDOMAIN, EAI_NONAME): asking again gives the same answer.
+    NoSuchHost(Name),
+    /// The connection was refused.
+    Refused,
+    /// The connection was reset.
+    Reset,
+    /// The connection attempt timed out (the system's timeout, not `--connect-timeout`).
+    TimedOut,
+    /// A proxy answered CONNECT to `target` with `status`.
+    ProxyRefused { target: String, status: u16 },
+    /// A proxy answered 407.
+    ProxyWantsCredentials,
+    /// Anything else, in words (a connection closed early, an HTTP/2 GOAWAY...).
+    Other(String),
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::NoSuchHost(name) => write!(f, "could not resolve {name}"),
+            Cause::Refused => f.write_str("connection refused"),
+            Cause::Reset => f.write_str("connection reset by peer"),
+            Cause::TimedOut => f.write_str("timed out"),
+            Cause::ProxyRefused { target, status } => {
+                write!(f, "refused the tunnel to {target} (HTTP {status})")
+            }
+            Cause::ProxyWantsCredentials => f.write_str("wants credentials (HTTP 407)"),
+            Cause::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+/// A connection failure: its cause, and the proxy it happened at (`host:port`), if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectError {
+    pub cause: Cause,
+    pub proxy: Option<String>,
+}
+
+impl ConnectError {
+    pub fn new(cause: Cause) -> ConnectError {
+        ConnectError { cause, proxy: None }
+    }
+
+    /// `cause`, at the proxy shown as `proxy` if there is one.
+    pub fn via(cause: Cause, proxy: Option<&str>) -> ConnectError {
+        ConnectError {
+            cause,
+            proxy: proxy.map(str::to_string),
+        }
+    }
+
+    /// Whether asking again could change the answer: not for a name that does not exist, nor
+    /// for a proxy that said no.
+    pub fn worth_retrying(&self) -> bool {
+        !matches!(
+            self.cause,
+            Cause::NoSuchHost(_) | Cause::ProxyRefused { .. } | Cause::ProxyWantsCredentials
+        )
+    }
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.proxy {
+            Some(p) => write!(f, "proxy {p}: {}", self.cause),
+            None => self.cause.fmt(f),
+        }
+    }
+}
+
+impl From<Cause> for ConnectError {
+    fn from(cause: Cause) -> ConnectError {
+        ConnectError::new(cause)
+    }
+}
+
+impl From<Cause> for Box<ConnectError> {
+    fn from(cause: Cause) -> Box<ConnectError> {
+        Box::new(ConnectError::new(cause))
+    }
+}
+
+/// Words alone, as test data gives them: [`Cause::Other`].
+impl From<&str> for Box<ConnectError> {
+    fn from(words: &str) -> Box<ConnectError> {
+        Cause::Other(words.to_string()).into()
+    }
+}
+
+impl From<ConnectError> for PageError {
+    fn from(e: ConnectError) -> PageError {
+        PageError::Connect(Box::new(e))
     }
 }
 

@@ -15,8 +15,8 @@ use url::{Host, Url};
 use super::proxy::{Proxies, ProxyServer};
 use super::resolve::Resolver;
 use super::tls::{self, Alpn, Tls};
-use super::{io_words, HttpVersions};
-use crate::page::{Opening, PageError};
+use super::{io_cause, HttpVersions};
+use crate::page::{Cause, ConnectError, Name, Opening, PageError};
 
 /// Where a connection goes: the origin, and the proxy in between if any. Connections are pooled
 /// by route.
@@ -84,22 +84,25 @@ pub async fn open(route: &Route, d: &Dialer<'_>) -> Result<Opened, PageError> {
         Some(p) => (p.host.as_str(), p.port),
         None => (route.host.as_str(), route.port),
     };
-    let via = |what: String| match &route.proxy {
-        Some(p) => format!("proxy {}: {what}", p.shown),
-        None => what,
+    let via = |cause: Cause| {
+        PageError::from(ConnectError::via(
+            cause,
+            route.proxy.as_ref().map(|p| p.shown.as_str()),
+        ))
     };
     let started = Instant::now();
     let resolved = d.resolver.resolve(host, port).await.map_err(|e| {
-        PageError::Connect(match &route.proxy {
-            Some(p) => format!("could not resolve proxy {}", p.host),
-            None => e.0,
-        })
+        let name = match &route.proxy {
+            Some(p) => Name::Proxy(p.host.clone()),
+            None => Name::Host(e.host().to_string()),
+        };
+        PageError::from(ConnectError::new(e.cause(name)))
     })?;
     let dns = resolved.looked_up.then(|| started.elapsed());
     let connect_start = Instant::now();
     let mut tcp = connect_any(&resolved.addrs)
         .await
-        .map_err(|e| PageError::Connect(via(io_words(&e))))?;
+        .map_err(|e| via(io_cause(&e)))?;
     if let (Some(proxy), true) = (&route.proxy, route.https) {
         tunnel(&mut tcp, route, proxy).await?;
     }
@@ -131,9 +134,9 @@ pub async fn open(route: &Route, d: &Dialer<'_>) -> Result<Opened, PageError> {
         .connect(name, tcp)
         .await
         .map_err(|e| match &route.proxy {
-            Some(p) if hung_up(&e) => PageError::Connect(format!(
-                "proxy {}: closed the tunnel before the TLS handshake",
-                p.shown
+            Some(p) if hung_up(&e) => PageError::from(ConnectError::via(
+                Cause::Other("closed the tunnel before the TLS handshake".into()),
+                Some(&p.shown),
             )),
             _ => PageError::Tls(tls::describe(&e)),
         })?;
@@ -188,9 +191,9 @@ fn hung_up(e: &io::Error) -> bool {
 
 /// A proxy's 407 in words, to CONNECT or to a plain-HTTP request alike (`--retry` keys on them).
 pub fn wants_credentials(proxy: &ProxyServer) -> PageError {
-    PageError::Connect(format!(
-        "proxy {}: wants credentials (HTTP 407)",
-        proxy.shown
+    PageError::from(ConnectError::via(
+        Cause::ProxyWantsCredentials,
+        Some(&proxy.shown),
     ))
 }
 
@@ -205,22 +208,21 @@ async fn tunnel(tcp: &mut TcpStream, route: &Route, proxy: &ProxyServer) -> Resu
         head.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
     }
     head.push_str("\r\n");
-    let fail = |what: String| PageError::Connect(format!("proxy {}: {what}", proxy.shown));
+    let fail = |cause: Cause| PageError::from(ConnectError::via(cause, Some(&proxy.shown)));
+    let said = |what: &str| fail(Cause::Other(what.into()));
     tcp.write_all(head.as_bytes())
         .await
-        .map_err(|e| fail(io_words(&e)))?;
+        .map_err(|e| fail(io_cause(&e)))?;
     let mut answer = Vec::new();
     let mut buf = [0u8; 1024];
     while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = tcp.read(&mut buf).await.map_err(|e| fail(io_words(&e)))?;
+        let n = tcp.read(&mut buf).await.map_err(|e| fail(io_cause(&e)))?;
         if n == 0 {
-            return Err(fail(
-                "closed the connection instead of answering CONNECT".into(),
-            ));
+            return Err(said("closed the connection instead of answering CONNECT"));
         }
         answer.extend_from_slice(&buf[..n]);
         if answer.len() > MAX_PROXY_HEAD {
-            return Err(fail("answer to CONNECT too long".into()));
+            return Err(said("answer to CONNECT too long"));
         }
     }
     let status_line = String::from_utf8_lossy(&answer);
@@ -231,12 +233,8 @@ async fn tunnel(tcp: &mut TcpStream, route: &Route, proxy: &ProxyServer) -> Resu
     match status {
         Some(200..=299) => Ok(()),
         Some(407) => Err(wants_credentials(proxy)),
-        Some(code) => Err(fail(format!(
-            "refused the tunnel to {target} (HTTP {code})"
-        ))),
-        None => Err(fail(
-            "answered CONNECT with something that is not HTTP".into(),
-        )),
+        Some(status) => Err(fail(Cause::ProxyRefused { target, status })),
+        None => Err(said("answered CONNECT with something that is not HTTP")),
     }
 }
 

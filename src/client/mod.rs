@@ -30,7 +30,7 @@ use proxy::Proxies;
 use resolve::{Override, Resolver};
 use tls::Tls;
 
-use crate::page::{HttpVersion, Opening, PageError};
+use crate::page::{Cause, ConnectError, HttpVersion, Opening, PageError};
 
 /// Which HTTP versions may be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -445,6 +445,7 @@ fn unsent(e: &hyper::Error) -> bool {
 
 /// A failed exchange in words.
 fn classify(e: &hyper::Error, proxy: Option<&str>) -> PageError {
+    let connect = || PageError::from(ConnectError::via(cause(e), proxy));
     let what = words(e);
     let what = match proxy {
         Some(p) => format!("proxy {p}: {what}"),
@@ -462,10 +463,10 @@ fn classify(e: &hyper::Error, proxy: Option<&str>) -> PageError {
         PageError::Request(format!("not an HTTP answer: {what}"))
     } else if h2_error(e).is_some_and(|h| h.is_go_away() || h.is_io()) {
         // The HTTP/2 connection ended (GOAWAY or I/O): a connection failure, worth a retry.
-        PageError::Connect(what)
+        connect()
     } else if unsent(e) || has_io_error(e) {
         // The connection failed before an answer came: a connection failure, worth a retry.
-        PageError::Connect(what)
+        connect()
     } else {
         PageError::Request(what)
     }
@@ -551,6 +552,34 @@ fn reason_words(reason: h2::Reason) -> String {
         other => return format!("HTTP/2 error code {}", u32::from(other)),
     };
     format!("{what} ({name})")
+}
+
+/// The cause of a failed exchange: the I/O error's, if one is in the chain, else its words.
+fn cause(err: &(dyn std::error::Error + 'static)) -> Cause {
+    let mut e: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(cur) = e {
+        if let Some(io) = cur.downcast_ref::<io::Error>() {
+            return io_cause(io);
+        }
+        if cur
+            .downcast_ref::<h2::Error>()
+            .is_some_and(|h| h.reason().is_some())
+        {
+            break;
+        }
+        e = cur.source();
+    }
+    Cause::Other(words(err))
+}
+
+/// An I/O error as a connection's [`Cause`] (its Display is [`io_words`]).
+pub fn io_cause(e: &io::Error) -> Cause {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => Cause::Refused,
+        io::ErrorKind::ConnectionReset => Cause::Reset,
+        io::ErrorKind::TimedOut => Cause::TimedOut,
+        _ => Cause::Other(io_words(e)),
+    }
 }
 
 /// An I/O error as curl would say it.

@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OnceCell, Semaphore};
 
+use crate::page::{Cause, Name};
+
 /// Lookups running at once (also counted in the open-files headroom, see `limits`).
 pub const PARALLEL_LOOKUPS: usize = 32;
 
@@ -56,9 +58,34 @@ impl Override {
     }
 }
 
-/// Why a name did not resolve, in words.
+/// Why a name did not resolve.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LookupError(pub String);
+pub enum LookupError {
+    /// The name does not exist (or has no address).
+    NoSuchHost(String),
+}
+
+impl LookupError {
+    /// The name that was looked up.
+    pub fn host(&self) -> &str {
+        match self {
+            LookupError::NoSuchHost(h) => h,
+        }
+    }
+
+    /// The connection's cause, for `name` (the host, or the proxy it stands for).
+    pub fn cause(&self, name: Name) -> Cause {
+        match self {
+            LookupError::NoSuchHost(_) => Cause::NoSuchHost(name),
+        }
+    }
+}
+
+impl std::fmt::Display for LookupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.cause(Name::Host(self.host().to_string())).fmt(f)
+    }
+}
 
 type Lookup = Arc<OnceCell<Result<Arc<[IpAddr]>, LookupError>>>;
 
@@ -116,7 +143,7 @@ impl Resolver {
             });
         }
         if host == "invalid" || host.ends_with(".invalid") {
-            return Err(LookupError(format!("could not resolve host {host}")));
+            return Err(LookupError::NoSuchHost(host.clone()));
         }
         let cell = {
             let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -129,11 +156,11 @@ impl Resolver {
                     Ok(found) => {
                         let ips: Vec<IpAddr> = found.map(|a| a.ip()).collect();
                         match ips.is_empty() {
-                            true => Err(LookupError(format!("could not resolve host {host}"))),
+                            true => Err(LookupError::NoSuchHost(host.clone())),
                             false => Ok(ips.into()),
                         }
                     }
-                    Err(_) => Err(LookupError(format!("could not resolve host {host}"))),
+                    Err(_) => Err(LookupError::NoSuchHost(host.clone())),
                 }
             })
             .await
@@ -184,6 +211,10 @@ mod tests {
         assert_eq!(lit.addrs, ["[::1]:9".parse().unwrap()]);
         assert_eq!(r.resolve("localhost", 9).await.unwrap().addrs.len(), 2);
         let err = r.resolve("no-such-host.invalid", 80).await.unwrap_err();
-        assert_eq!(err.0, "could not resolve host no-such-host.invalid");
+        assert_eq!(err, LookupError::NoSuchHost("no-such-host.invalid".into()));
+        assert_eq!(
+            err.to_string(),
+            "could not resolve host no-such-host.invalid"
+        );
     }
 }

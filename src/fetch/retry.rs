@@ -41,12 +41,8 @@ const RETRIED_STATUSES: [u16; 6] = [408, 429, 500, 502, 503, 504];
 pub fn worth_retrying(status: Option<u16>, error: Option<&PageError>) -> bool {
     match error {
         None | Some(PageError::Status(_)) => status.is_some_and(|s| RETRIED_STATUSES.contains(&s)),
-        Some(PageError::Connect(m)) => {
-            // A name that does not resolve, or a proxy that says no, will say the same again.
-            !m.starts_with("could not resolve")
-                && !m.contains("refused the tunnel")
-                && !m.contains("wants credentials")
-        }
+        // A name that does not exist, or a proxy that says no, will say the same again.
+        Some(PageError::Connect(c)) => c.worth_retrying(),
         Some(PageError::Timeout(_) | PageError::Body(_)) => true,
         Some(
             PageError::Input(_)
@@ -121,6 +117,7 @@ impl Jitter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::page::{Cause, ConnectError, Name};
 
     #[test]
     fn what_is_retried() {
@@ -140,8 +137,24 @@ mod tests {
             Some(200),
             Some(&PageError::Body("connection reset by peer".into()))
         ));
-        let dns = PageError::Connect("could not resolve host x.test".into());
+        let dns = PageError::Connect(Cause::NoSuchHost(Name::Host("x.test".into())).into());
         assert!(!worth_retrying(None, Some(&dns)));
+        // Decided on the cause, not on the words: a proxy that refused the tunnel or wants
+        // credentials is asked no more; words alone (an unknown cause) are retried, even ones
+        // that read like a refusal.
+        let proxy = |cause| PageError::from(ConnectError::via(cause, Some("p:3128")));
+        let tunnel = Cause::ProxyRefused {
+            target: "a.test:443".into(),
+            status: 403,
+        };
+        assert!(!worth_retrying(None, Some(&proxy(tunnel))));
+        assert!(!worth_retrying(
+            None,
+            Some(&proxy(Cause::ProxyWantsCredentials))
+        ));
+        assert!(worth_retrying(None, Some(&proxy(Cause::Reset))));
+        let words = PageError::Connect("could not resolve host x.test (or so it said)".into());
+        assert!(worth_retrying(None, Some(&words)));
         assert!(!worth_retrying(
             None,
             Some(&PageError::Tls("certificate expired".into()))
