@@ -128,6 +128,8 @@ impl fmt::Display for Name {
 pub enum Cause {
     /// The name does not exist (NXDOMAIN, EAI_NONAME): asking again gives the same answer.
     NoSuchHost(Name),
+    /// The resolver could not answer now (EAI_AGAIN, a timeout): worth asking again.
+    DnsTemporary(Name),
     /// The connection was refused.
     Refused,
     /// The connection was reset.
@@ -146,6 +148,9 @@ impl fmt::Display for Cause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Cause::NoSuchHost(name) => write!(f, "could not resolve {name}"),
+            Cause::DnsTemporary(name) => {
+                write!(f, "temporary failure resolving {name} (try again)")
+            }
             Cause::Refused => f.write_str("connection refused"),
             Cause::Reset => f.write_str("connection reset by peer"),
             Cause::TimedOut => f.write_str("timed out"),

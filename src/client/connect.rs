@@ -90,7 +90,6 @@ pub async fn open(route: &Route, d: &Dialer<'_>) -> Result<Opened, PageError> {
             route.proxy.as_ref().map(|p| p.shown.as_str()),
         ))
     };
-    let started = Instant::now();
     let resolved = d.resolver.resolve(host, port).await.map_err(|e| {
         let name = match &route.proxy {
             Some(p) => Name::Proxy(p.host.clone()),
@@ -98,7 +97,7 @@ pub async fn open(route: &Route, d: &Dialer<'_>) -> Result<Opened, PageError> {
         };
         PageError::from(ConnectError::new(e.cause(name)))
     })?;
-    let dns = resolved.looked_up.then(|| started.elapsed());
+    let dns = resolved.dns;
     let connect_start = Instant::now();
     let mut tcp = connect_any(&resolved.addrs)
         .await

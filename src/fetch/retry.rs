@@ -1,12 +1,13 @@
 //! When a page is asked for again, and how long to wait first (curl's `--retry` rules).
 //!
 //! Retried: connection failures (refused, reset, closed before an answer), connect and transfer
-//! timeouts, a body cut off, and HTTP 408, 429, 500, 502, 503 and 504. Not retried: other statuses,
-//! input errors, name lookups that failed, TLS and redirect errors. The n-th wait lies between d
-//! and 2d, where d = `--retry-delay` x 2^(n-1), and never passes 60 s; a `Retry-After` header (in
-//! seconds or as an HTTP date) is waited instead, up to the same 60 s (or `--retry-max-time`, if
-//! shorter): a server asking for `Retry-After: 99999` would otherwise hold a page for 27 hours. No
-//! attempt starts once `--retry-max-time` has been spent on the page.
+//! timeouts, a body cut off, a temporary name lookup failure, and HTTP 408, 429, 500, 502, 503 and
+//! 504. Not retried: other statuses, input errors, names that do not exist, TLS and redirect
+//! errors. The n-th wait lies between d and 2d, where d = `--retry-delay` x 2^(n-1), and never
+//! passes 60 s; a `Retry-After` header (in seconds or as an HTTP date) is waited instead, up to the
+//! same 60 s (or `--retry-max-time`, if shorter): a server asking for `Retry-After: 99999` would
+//! otherwise hold a page for 27 hours. No attempt starts once `--retry-max-time` has been spent on
+//! the page.
 
 use std::time::{Duration, SystemTime};
 
@@ -139,6 +140,11 @@ mod tests {
         ));
         let dns = PageError::Connect(Cause::NoSuchHost(Name::Host("x.test".into())).into());
         assert!(!worth_retrying(None, Some(&dns)));
+        let again = PageError::Connect(Cause::DnsTemporary(Name::Host("x.test".into())).into());
+        assert!(
+            worth_retrying(None, Some(&again)),
+            "a temporary DNS failure"
+        );
         // Decided on the cause, not on the words: a proxy that refused the tunnel or wants
         // credentials is asked no more; words alone (an unknown cause) are retried, even ones
         // that read like a refusal.
