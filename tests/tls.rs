@@ -426,3 +426,48 @@ fn resolve_sends_a_name_to_an_address_and_keeps_the_name_for_tls() {
         "{heads}"
     );
 }
+
+/// A CA in the trust store whose name clashes with a server's own self-signed certificate: an RSA
+/// CA named `CN=localhost` (as Debian's snakeoil certificate is), and a server presenting a
+/// self-signed ECDSA certificate, also `CN=localhost`. webpki takes the CA for the issuer and
+/// fails on the signature algorithm; the words must still be curl's, not Rust debug text.
+#[test]
+fn a_self_signed_certificate_whose_name_clashes_with_a_trusted_ca_is_said_in_words() {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let named_localhost = || {
+        let mut dn = rcgen::DistinguishedName::new();
+        dn.push(DnType::CommonName, "localhost");
+        dn
+    };
+    // ring cannot generate RSA keys: this one was made with `openssl genpkey -algorithm RSA`.
+    let rsa = KeyPair::from_pem(include_str!("common/rsa_localhost_ca.key.pem")).unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.distinguished_name = named_localhost();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca.self_signed(&rsa).unwrap();
+    let ca_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(ca_file.path(), ca.pem()).unwrap();
+
+    let key = KeyPair::generate().unwrap();
+    let mut own = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    own.distinguished_name = named_localhost();
+    let own = own.self_signed(&key).unwrap();
+    let server = tls_server(Identity {
+        chain: vec![own.der().clone()],
+        key: rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    });
+    let url = format!("https://localhost:{}/", server.addr().port());
+    let out = pagefetch()
+        .args(["fetch", "--format", "json", "--cacert"])
+        .arg(ca_file.path())
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let p = &json(&out)["pages"][0];
+    assert_eq!(p["error_kind"], "tls", "{p}");
+    assert_eq!(
+        p["error"], "self-signed certificate (not trusted; --cacert FILE trusts it)",
+        "{p}"
+    );
+}

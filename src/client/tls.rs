@@ -194,52 +194,118 @@ impl ServerCertVerifier for Explained {
 
 fn explain(e: &rustls::Error, cert: &CertificateDer<'_>, name: &ServerName<'_>) -> String {
     let host = name.to_str();
-    let self_signed = self_signed(cert);
-    let rustls::Error::InvalidCertificate(ce) = e else {
-        return format!("certificate not accepted: {e}");
-    };
+    match e {
+        rustls::Error::InvalidCertificate(ce) => certificate_words(ce, self_signed(cert), &host),
+        other => tls_words(other),
+    }
+}
+
+/// The words for a self-signed certificate nothing trusts, as curl says it.
+const SELF_SIGNED: &str = "self-signed certificate (not trusted; --cacert FILE trusts it)";
+
+/// A refused certificate in words. `self_signed`: it names itself as its issuer, so a failed
+/// signature check means a trusted CA of the same name was taken for its issuer (a name clash,
+/// as with Debian's `CN=localhost` snakeoil CA): curl says "self-signed certificate" then too.
+#[allow(deprecated)] // The unit variants are still what webpki's older errors become.
+fn certificate_words(ce: &CertificateError, self_signed: bool, host: &str) -> String {
+    use CertificateError as C;
     match ce {
-        CertificateError::UnknownIssuer if self_signed => {
-            "self-signed certificate (not trusted; --cacert FILE trusts it)".into()
-        }
-        CertificateError::UnknownIssuer => {
+        C::UnknownIssuer if self_signed => SELF_SIGNED.into(),
+        C::UnknownIssuer => {
             "certificate not trusted (unknown issuer; --cacert FILE trusts a private CA)".into()
         }
-        CertificateError::NotValidForName => format!("certificate is for other names than {host}"),
-        CertificateError::NotValidForNameContext { presented, .. } => {
+        C::BadSignature
+        | C::UnsupportedSignatureAlgorithm
+        | C::UnsupportedSignatureAlgorithmContext { .. }
+        | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. }
+            if self_signed =>
+        {
+            SELF_SIGNED.into()
+        }
+        C::NotValidForName => format!("certificate is for other names than {host}"),
+        C::NotValidForNameContext { presented, .. } => {
             let names: Vec<&str> = presented.iter().map(|n| bare_name(n)).collect();
             format!(
                 "certificate is for other names than {host} (it names {})",
                 names.join(", ")
             )
         }
-        CertificateError::Expired => "certificate expired".into(),
-        CertificateError::ExpiredContext { not_after, .. } => {
+        C::Expired => "certificate expired".into(),
+        C::ExpiredContext { not_after, .. } => {
             format!("certificate expired (valid until {})", date(*not_after))
         }
-        CertificateError::NotValidYet => "certificate not valid yet".into(),
-        CertificateError::NotValidYetContext { not_before, .. } => {
+        C::NotValidYet => "certificate not valid yet".into(),
+        C::NotValidYetContext { not_before, .. } => {
             format!(
                 "certificate not valid yet (valid from {})",
                 date(*not_before)
             )
         }
-        CertificateError::Revoked => "certificate revoked".into(),
-        CertificateError::BadSignature => "certificate has a bad signature".into(),
-        CertificateError::BadEncoding => "certificate is malformed".into(),
-        // webpki's reason for a trusted self-signed CA certificate used by a server as its own.
-        CertificateError::Other(other) if format!("{other:?}").contains("CaUsedAsEndEntity") => {
-            "self-signed certificate: the server presents a CA certificate as its own (make a \
-             leaf certificate signed by that CA)"
-                .into()
+        C::Revoked => "certificate revoked".into(),
+        C::UnknownRevocationStatus => "certificate revocation status unknown".into(),
+        C::ExpiredRevocationList | C::ExpiredRevocationListContext { .. } => {
+            "certificate revocation list expired".into()
         }
-        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+        C::BadSignature => "certificate has a bad signature".into(),
+        C::UnsupportedSignatureAlgorithm | C::UnsupportedSignatureAlgorithmContext { .. } => {
+            "certificate signed with an unsupported algorithm".into()
+        }
+        C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "certificate signature does not fit its issuer's key type".into()
+        }
+        C::BadEncoding => "certificate is malformed".into(),
+        C::UnhandledCriticalExtension => {
+            "certificate has a critical extension that is not understood".into()
+        }
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
             "certificate is not for TLS servers".into()
         }
-        other => format!(
-            "certificate not accepted: {}",
-            rustls::Error::InvalidCertificate(other.clone())
-        ),
+        C::InvalidOcspResponse => "certificate has an invalid OCSP response".into(),
+        C::ApplicationVerificationFailure => "certificate not accepted".into(),
+        C::Other(other) => match other.0.downcast_ref::<webpki::Error>() {
+            Some(w) => webpki_words(w, self_signed),
+            None => match other.0.downcast_ref::<Refused>() {
+                Some(Refused(why)) => why.clone(),
+                None => "certificate not accepted".into(),
+            },
+        },
+        _ => "certificate not accepted".into(),
+    }
+}
+
+/// webpki's reasons that rustls passes on as `CertificateError::Other`.
+fn webpki_words(e: &webpki::Error, self_signed: bool) -> String {
+    use webpki::Error as W;
+    match e {
+        // A trusted self-signed CA certificate used by a server as its own.
+        W::CaUsedAsEndEntity => "self-signed certificate: the server presents a CA certificate as \
+                                 its own (make a leaf certificate signed by that CA)"
+            .into(),
+        W::EndEntityUsedAsCa => {
+            "certificate not accepted: its chain uses a server certificate as a CA".into()
+        }
+        W::InvalidSignatureForPublicKey if self_signed => SELF_SIGNED.into(),
+        W::InvalidSignatureForPublicKey => "certificate has a bad signature".into(),
+        W::NameConstraintViolation => "certificate violates its CA's name constraints".into(),
+        W::PathLenConstraintViolated => "certificate chain is longer than its CA allows".into(),
+        W::MaximumPathDepthExceeded
+        | W::MaximumSignatureChecksExceeded
+        | W::MaximumPathBuildCallsExceeded
+        | W::MaximumNameConstraintComparisonsExceeded => {
+            "certificate chain too long or too complex to verify".into()
+        }
+        W::UnsupportedCertVersion => "certificate version not supported".into(),
+        W::UnsupportedCriticalExtension => {
+            "certificate has a critical extension that is not understood".into()
+        }
+        W::UnsupportedNameType => "certificate names no host in a form that is supported".into(),
+        W::ExtensionValueInvalid
+        | W::MalformedExtensions
+        | W::BadDer
+        | W::BadDerTime
+        | W::TrailingData(_) => "certificate is malformed".into(),
+        W::InvalidCertValidity => "certificate validity period is invalid".into(),
+        _ => "certificate not accepted".into(),
     }
 }
 
@@ -313,29 +379,46 @@ pub fn describe(err: &io::Error) -> String {
             _ => format!("TLS handshake failed: {err}"),
         };
     };
+    tls_words(tls)
+}
+
+/// A rustls error in words: every variant, never its debug text.
+fn tls_words(tls: &rustls::Error) -> String {
+    use rustls::Error as E;
+    let failed = |why: &str| format!("TLS handshake failed: {why}");
     match tls {
-        rustls::Error::InvalidCertificate(CertificateError::Other(other)) => {
-            match other.0.downcast_ref::<Refused>() {
-                Some(Refused(why)) => why.clone(),
-                None => format!("certificate not accepted: {tls}"),
-            }
-        }
-        rustls::Error::InvalidCertificate(_) => format!("certificate not accepted: {tls}"),
-        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+        E::InvalidCertificate(ce) => certificate_words(ce, false, "this host"),
+        E::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
             "plain HTTP answer to a TLS handshake (is the URL https:// by mistake?)".into()
         }
-        rustls::Error::AlertReceived(alert) => format!(
-            "TLS handshake failed: the server sent the alert {}",
-            words(&format!("{alert:?}"))
-        ),
-        rustls::Error::NoApplicationProtocol => {
-            "TLS handshake failed: the server speaks none of the HTTP versions asked for".into()
+        E::InvalidMessage(_) => failed("the server sent a malformed TLS message"),
+        E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => {
+            failed("the server sent an unexpected TLS message")
         }
-        rustls::Error::PeerIncompatible(p) => format!(
-            "TLS handshake failed: no TLS version or cipher in common ({})",
+        E::InvalidEncryptedClientHello(_) => failed("encrypted client hello refused"),
+        E::NoCertificatesPresented => failed("the server presented no certificate"),
+        E::UnsupportedNameType => failed("the server name is of a type not supported"),
+        E::DecryptError => failed("a TLS record could not be decrypted"),
+        E::EncryptError => failed("a TLS record could not be encrypted"),
+        E::AlertReceived(alert) => failed(&format!(
+            "the server sent the alert {}",
+            words(&format!("{alert:?}"))
+        )),
+        E::NoApplicationProtocol => failed("the server speaks none of the HTTP versions asked for"),
+        E::PeerIncompatible(p) => failed(&format!(
+            "no TLS version or cipher in common ({})",
             words(&format!("{p:?}"))
-        ),
-        other => format!("TLS handshake failed: {other}"),
+        )),
+        E::PeerMisbehaved(_) => failed("the server broke the TLS protocol"),
+        E::InvalidCertRevocationList(_) => "certificate revocation list not accepted".into(),
+        E::General(why) => failed(why),
+        E::FailedToGetCurrentTime => failed("the system clock could not be read"),
+        E::FailedToGetRandomBytes => failed("no random numbers could be had"),
+        E::HandshakeNotComplete => failed("the handshake did not complete"),
+        E::PeerSentOversizedRecord => failed("the server sent an oversized TLS record"),
+        E::BadMaxFragmentSize => failed("bad maximum fragment size"),
+        E::InconsistentKeys(_) => failed("a certificate and its key do not match"),
+        _ => "TLS handshake failed".into(),
     }
 }
 
@@ -422,6 +505,42 @@ mod tests {
         assert_eq!(bare_name("DnsName(\"other.test\")"), "other.test");
         assert_eq!(bare_name("IpAddress(127.0.0.1)"), "127.0.0.1");
         assert_eq!(bare_name("plain.test"), "plain.test");
+    }
+
+    #[test]
+    fn certificate_errors_are_words_never_debug_text() {
+        use rustls::OtherError;
+        let other = |e: webpki::Error| CertificateError::Other(OtherError(Arc::new(e)));
+        let cases = [
+            CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext {
+                signature_algorithm_id: vec![6, 8, 42],
+                public_key_algorithm_id: vec![6, 9, 42],
+            },
+            CertificateError::UnhandledCriticalExtension,
+            CertificateError::InvalidOcspResponse,
+            other(webpki::Error::CaUsedAsEndEntity),
+            other(webpki::Error::NameConstraintViolation),
+            other(webpki::Error::MaximumPathDepthExceeded),
+            other(webpki::Error::UnsupportedCertVersion),
+        ];
+        for ce in &cases {
+            for self_signed in [false, true] {
+                let text = certificate_words(ce, self_signed, "a.test");
+                assert!(
+                    !text.contains(['{', '[', '('])
+                        || text.contains("(not trusted;")
+                        || text.contains("(make a leaf"),
+                    "{ce:?}: {text}"
+                );
+            }
+        }
+        assert!(certificate_words(&cases[3], false, "a.test").contains("presents a CA"));
+        let e =
+            rustls::Error::PeerMisbehaved(rustls::PeerMisbehaved::IllegalMiddleboxChangeCipherSpec);
+        assert_eq!(
+            tls_words(&e),
+            "TLS handshake failed: the server broke the TLS protocol"
+        );
     }
 
     #[test]
