@@ -566,3 +566,30 @@ fn a_100_kib_http2_head_is_accepted() {
     assert_eq!(pages[0]["status"], 200, "{}", pages[0]);
     assert_eq!(pages[0]["bytes"], 10);
 }
+
+/// The timings of a retried page are its last attempt's, from that attempt's start: a 1 s wait
+/// for a 503 is in `elapsed_ms` and `retry_wait_ms`, not in `ttfb_ms`.
+#[test]
+fn a_retried_pages_ttfb_is_its_last_attempts() {
+    let s = common::TestServer::instant();
+    let url = s.url("busy", "fail=1&status=503&retry_after=1&bytes=10");
+    let out = pagefetch()
+        .args(["fetch", "--format", "json", "--retry", "1", &url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = &v["pages"][0];
+    assert_eq!(
+        (p["status"].as_u64(), p["attempts"].as_u64()),
+        (Some(200), Some(2))
+    );
+    let wait = p["retry_wait_ms"].as_f64().unwrap();
+    let ttfb = p["ttfb_ms"].as_f64().unwrap();
+    assert!(wait >= 1000.0, "{p}");
+    assert!(p["elapsed_ms"].as_f64().unwrap() >= wait, "{p}");
+    assert!(
+        ttfb < 900.0,
+        "ttfb_ms counts the wait before the attempt: {p}"
+    );
+}

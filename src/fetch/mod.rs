@@ -105,7 +105,7 @@ impl Fetcher {
         let mut waited = Duration::ZERO;
         let mut attempts = 1;
         loop {
-            let (mut page, retry_after, resent) = self.attempt(job.clone(), url, start).await;
+            let (mut page, retry_after, resent) = self.attempt(job.clone(), url).await;
             attempts += resent;
             let again = retry::worth_retrying(page.status, page.error.as_ref())
                 .then(|| retry.wait(attempts, start.elapsed(), retry_after, jitter.unit()))
@@ -124,14 +124,11 @@ impl Fetcher {
         }
     }
 
-    /// One attempt: everything but the clock's start is this attempt's own (its status, bytes and
-    /// error). Also returns the answer's `Retry-After`, if any.
-    async fn attempt(
-        &self,
-        job: Arc<Job>,
-        url: &url::Url,
-        page_start: Instant,
-    ) -> (PageResult, Option<Duration>, u32) {
+    /// One attempt: its status, bytes and error, and its timings from its own start (`ttfb`
+    /// leaves out the waits before it; the caller sets the page's elapsed time, waits included).
+    /// Also returns the answer's `Retry-After`, if any.
+    async fn attempt(&self, job: Arc<Job>, url: &url::Url) -> (PageResult, Option<Duration>, u32) {
+        let attempt_start = Instant::now();
         let deadline = tokio::time::Instant::now() + self.settings.timeout;
         let mut page = PageResult::new(job);
         let timed_out = || {
@@ -158,7 +155,7 @@ impl Fetcher {
                 page.transport = Transport {
                     http: Some(resp.version),
                     reused: Some(resp.reused),
-                    ttfb: Some(resp.headers_at - page_start),
+                    ttfb: Some(resp.headers_at - attempt_start),
                     opening: resp.opening,
                 };
                 loop {
