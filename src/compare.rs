@@ -101,6 +101,8 @@ struct Tally {
     http: Vec<HttpVersion>,
     /// Attempts beyond the first, over all pages.
     retries: usize,
+    /// Pages by the status they answered with.
+    statuses: std::collections::BTreeMap<u16, usize>,
 }
 
 impl Tally {
@@ -111,6 +113,9 @@ impl Tally {
             self.failed += 1;
         }
         self.bytes += page.bytes;
+        if let Some(status) = page.status {
+            *self.statuses.entry(status).or_insert(0) += 1;
+        }
         if page.status.is_some() {
             let us = u32::try_from(stats::micros(page.elapsed)).unwrap_or(u32::MAX);
             self.page_times.add(us);
@@ -195,6 +200,7 @@ impl History {
             http,
             inputs: run.inputs,
             retries,
+            statuses: run.tally.statuses,
         };
         &self.latest.insert((summary, false)).0
     }

@@ -566,6 +566,7 @@ struct Tally {
     http: Vec<HttpVersion>,
     modes: Vec<String>,
     retries: usize,
+    statuses: std::collections::BTreeMap<u16, usize>,
 }
 
 impl Tally {
@@ -576,6 +577,9 @@ impl Tally {
         }
         self.bytes = self.bytes.saturating_add(v["bytes"].as_u64().unwrap_or(0));
         self.retries += v["attempts"].as_u64().unwrap_or(1).saturating_sub(1) as usize;
+        if let Some(status) = v["status"].as_u64().and_then(|s| u16::try_from(s).ok()) {
+            *self.statuses.entry(status).or_insert(0) += 1;
+        }
         if !v["status"].is_null() {
             let ms = v["elapsed_ms"].as_f64().unwrap_or(0.0);
             self.times.add((ms * 1000.0).round() as u32);
@@ -621,6 +625,7 @@ impl Tally {
                 .as_ref()
                 .map_or(self.count, |(n, _)| *n as usize),
             retries: self.retries,
+            statuses: self.statuses,
         };
         let mut v = serde_json::to_value(SummaryRecord::new(&summary)).unwrap_or_default();
         let mode = match self.modes.as_slice() {

@@ -2,6 +2,7 @@
 //! speedup between loops ([`Speedup`]): computed by `compare.rs`, judged by `verdict.rs`, written by
 //! the reporters. Below all of them, above the page record.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::page::{HttpVersion, Strategy};
@@ -54,9 +55,29 @@ pub struct RunSummary {
     pub inputs: usize,
     /// Attempts beyond the first, over all pages (`--retry`).
     pub retries: usize,
+    /// Pages by the HTTP status they answered with (pages without a response are not counted).
+    pub statuses: BTreeMap<u16, usize>,
 }
 
 impl RunSummary {
+    /// Pages over the wall time, per second; `None` when the run took no measurable time.
+    pub fn pages_per_s(&self) -> Option<f64> {
+        let secs = self.wall.as_secs_f64();
+        (secs > 0.0).then(|| self.pages as f64 / secs)
+    }
+
+    /// `200 ×4, 404 ×1`: the status breakdown, in status order (`none` when no page answered).
+    pub fn statuses_text(&self) -> String {
+        statuses_text(self.statuses.iter())
+    }
+
+    /// The pages that answered 4xx or 5xx, as `404 ×1, 500 ×1`, if any did.
+    pub fn error_statuses(&self) -> Option<String> {
+        let errors = self.statuses.iter().filter(|(s, _)| **s >= 400);
+        let text = statuses_text(errors);
+        (text != "none").then_some(text)
+    }
+
     /// Nearest-rank percentile `p` (0..=100) of the page times; `None` when no page answered.
     pub fn page_time(&self, p: f64) -> Option<Duration> {
         self.page_times.percentile(p)
@@ -85,6 +106,15 @@ impl RunSummary {
     }
 }
 
+/// `200 ×4, 404 ×1`, or `none`.
+fn statuses_text<'a>(statuses: impl Iterator<Item = (&'a u16, &'a usize)>) -> String {
+    let parts: Vec<String> = statuses.map(|(s, n)| format!("{s} ×{n}")).collect();
+    match parts.is_empty() {
+        true => "none".to_string(),
+        false => parts.join(", "),
+    }
+}
+
 /// Speedup of each loop over the baseline: the first loop run (the first of `--modes`).
 #[derive(Debug, Clone, Default)]
 pub struct Speedup {
@@ -94,6 +124,9 @@ pub struct Speedup {
     /// For each factor, the sample standard deviation of the per-round speedups, when both loops
     /// were repeated.
     pub spread: Vec<Option<f64>>,
+    /// For each factor, a note when either run had pages answering 4xx/5xx: the factor is still
+    /// given (those pages were fetched), but it times error pages, not the pages asked for.
+    pub notes: Vec<Option<String>>,
 }
 
 impl Speedup {
@@ -127,10 +160,21 @@ impl Speedup {
                 (ratios.len() > 1).then(|| stats::mean_stddev(&ratios).unwrap_or_default().1)
             })
             .collect();
+        let notes = runs[1..]
+            .iter()
+            .map(|r| {
+                let said: Vec<String> = [base, r]
+                    .iter()
+                    .filter_map(|x| Some(format!("{} {}", x.mode.name(), x.error_statuses()?)))
+                    .collect();
+                (!said.is_empty()).then(|| format!("pages answered 4xx/5xx: {}", said.join("; ")))
+            })
+            .collect();
         Speedup {
             baseline: Some(base.mode),
             factors,
             spread,
+            notes,
         }
     }
 }

@@ -171,8 +171,8 @@ fn terminal_escapes_are_shown_escaped_in_the_table_and_on_stderr() {
     assert!(table.contains("\\e]0;owned\\x07"), "{table}");
     assert!(table.contains("\\e[2Jcleared"), "{table}");
     assert!(table.contains("two\\nlines"), "{table}");
-    // Header, three rows, blank, two summary lines: no row was split.
-    assert_eq!(table.lines().count(), 7, "{table}");
+    // Header, three rows, blank, three summary lines: no row was split.
+    assert_eq!(table.lines().count(), 8, "{table}");
     // JSON keeps the exact text.
     let out = pagefetch()
         .args(["fetch", "--format", "json", "-t", &s.template()])

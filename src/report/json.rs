@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    speedup_map, speedup_stddev, speedup_unavailable, verdict_json, Layout, PageRecord, Reporter,
-    RunSummary, Speedup, SummaryRecord, Verdict, SCHEMA,
+    speedup_map, speedup_note, speedup_stddev, speedup_unavailable, verdict_json, Layout,
+    PageRecord, Reporter, RunSummary, Speedup, SummaryRecord, Verdict, SCHEMA,
 };
 use crate::page::{PageResult, Strategy};
 
@@ -169,13 +169,9 @@ impl Reporter for Json<'_> {
                     false,
                 )?;
                 let why = speedup_unavailable(speedup);
-                write_field(
-                    &mut self.out,
-                    2,
-                    "speedup_unavailable",
-                    &why,
-                    extra.is_empty(),
-                )?;
+                write_field(&mut self.out, 2, "speedup_unavailable", &why, false)?;
+                let note = speedup_note(speedup);
+                write_field(&mut self.out, 2, "speedup_note", &note, extra.is_empty())?;
                 let n = extra.len();
                 for (i, (key, value)) in extra.iter().enumerate() {
                     write_field(&mut self.out, 2, key, value, i + 1 == n)?;

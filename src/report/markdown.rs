@@ -60,9 +60,9 @@ impl Reporter for Markdown<'_> {
         writeln!(w, "### pagefetch\n")?;
         writeln!(
             w,
-            "| loop | pages | ok | failed | wall (median ± σ) | p50 | p95 | speedup |"
+            "| loop | pages | ok | failed | wall (median ± σ) | p50 | p95 | speedup | statuses | pages/s |"
         )?;
-        writeln!(w, "|---|---|---|---|---|---|---|---|")?;
+        writeln!(w, "|---|---|---|---|---|---|---|---|---|---|")?;
         let opt = |d: Option<Duration>| d.map_or("—".to_string(), human);
         for r in runs {
             let wall = match &r.repeat {
@@ -79,25 +79,35 @@ impl Reporter for Markdown<'_> {
                 .iter()
                 .zip(&speedup.spread)
                 .find(|((m, _), _)| *m == r.mode);
+            let note = factor
+                .and_then(|((m, _), _)| {
+                    let i = speedup.factors.iter().position(|(x, _)| x == m)?;
+                    speedup.notes.get(i)?.as_ref()
+                })
+                .map(|n| format!(" ({})", cell(n)))
+                .unwrap_or_default();
             let speed = match factor {
                 None if speedup.baseline == Some(r.mode) && runs.len() > 1 => {
                     "baseline".to_string()
                 }
                 None => "—".to_string(),
-                Some(((_, Ok(f)), Some(sd))) => format!("{f:.2}x ± {sd:.2}"),
-                Some(((_, Ok(f)), None)) => format!("{f:.2}x"),
+                Some(((_, Ok(f)), Some(sd))) => format!("{f:.2}x ± {sd:.2}{note}"),
+                Some(((_, Ok(f)), None)) => format!("{f:.2}x{note}"),
                 Some(((_, Err(why)), _)) => format!("n/a ({})", cell(why)),
             };
             let interrupted = if r.interrupted { " (interrupted)" } else { "" };
             writeln!(
                 w,
-                "| {}{interrupted} | {} | {} | {} | {wall} | {} | {} | {speed} |",
+                "| {}{interrupted} | {} | {} | {} | {wall} | {} | {} | {speed} | {} | {} |",
                 r.mode.name(),
                 r.pages,
                 r.ok,
                 r.failed,
                 opt(r.page_time(50.0)),
                 opt(r.page_time(95.0)),
+                r.statuses_text(),
+                r.pages_per_s()
+                    .map_or("—".to_string(), |p| format!("{p:.2}")),
             )?;
         }
         if let Some((file, loops)) = &verdict.baseline {

@@ -236,6 +236,16 @@ pub fn speedup_unavailable(s: &Speedup) -> serde_json::Map<String, serde_json::V
         .collect()
 }
 
+/// `{"joinset": "pages answered 4xx/5xx: sequential 404 ×1"}`: for each factor between runs where
+/// a page answered 4xx or 5xx, that it times those pages too (the factor is still given).
+pub fn speedup_note(s: &Speedup) -> serde_json::Map<String, serde_json::Value> {
+    s.factors
+        .iter()
+        .zip(&s.notes)
+        .filter_map(|((m, _), note)| Some((m.name().to_string(), note.clone()?.into())))
+        .collect()
+}
+
 #[cfg(test)]
 pub(crate) mod testdata;
 

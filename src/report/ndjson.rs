@@ -7,8 +7,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{
-    speedup_map, speedup_stddev, speedup_unavailable, verdict_json, Layout, PageRecord, Reporter,
-    RunSummary, Speedup, SummaryRecord, Verdict, SCHEMA,
+    speedup_map, speedup_note, speedup_stddev, speedup_unavailable, verdict_json, Layout,
+    PageRecord, Reporter, RunSummary, Speedup, SummaryRecord, Verdict, SCHEMA,
 };
 use crate::page::{PageResult, Strategy};
 
@@ -65,6 +65,7 @@ impl Reporter for Ndjson<'_> {
                 "speedup": speedup_map(speedup),
                 "speedup_stddev": speedup_stddev(speedup),
                 "speedup_unavailable": speedup_unavailable(speedup),
+                "speedup_note": speedup_note(speedup),
             }))?;
         }
         let (checks, baseline) = verdict_json(verdict);

@@ -140,6 +140,10 @@ pub struct SummaryRecord {
     pub inputs: usize,
     /// Attempts beyond the first, over all pages (`--retry`).
     pub retries: usize,
+    /// Pages by the HTTP status they answered with: `{"200": 4, "404": 1}`.
+    pub statuses: std::collections::BTreeMap<String, usize>,
+    /// Pages over the wall time, per second (null when the wall is zero), to 3 decimals.
+    pub pages_per_s: Option<f64>,
 }
 
 impl SummaryRecord {
@@ -183,6 +187,12 @@ impl SummaryRecord {
             http: s.http.iter().map(|v| v.name()).collect(),
             inputs: s.inputs,
             retries: s.retries,
+            statuses: s
+                .statuses
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            pages_per_s: s.pages_per_s().map(|r| (r * 1e3).round() / 1e3),
         }
     }
 }

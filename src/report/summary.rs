@@ -42,6 +42,10 @@ pub fn write_summary(w: &mut dyn Write, s: &RunSummary) -> io::Result<()> {
         )?,
         _ => writeln!(w, "  page time: no page answered")?,
     }
+    let rate = s
+        .pages_per_s()
+        .map_or("-".to_string(), |r| format!("{r:.2}"));
+    writeln!(w, "  status {}; {rate} pages/s", s.statuses_text())?;
     if let Some(r) = &s.repeat {
         write!(
             w,
@@ -76,17 +80,24 @@ pub fn write_speedup(w: &mut dyn Write, runs: &[RunSummary], s: &Speedup) -> io:
             .map(RunSummary::typical_wall)
             .unwrap_or_default()
     };
-    for ((mode, factor), spread) in s.factors.iter().zip(&s.spread) {
+    let notes = s.notes.iter().chain(std::iter::repeat(&None));
+    for (((mode, factor), spread), note) in s.factors.iter().zip(&s.spread).zip(notes) {
         let spread = spread.map(|sd| format!(" ± {sd:.2}")).unwrap_or_default();
         match factor {
-            Ok(f) => writeln!(
-                w,
-                "speedup: {} {f:.2}x{spread} over {} ({} vs {})",
-                mode.name(),
-                base.name(),
-                human(wall_of(*mode)),
-                human(wall_of(base))
-            )?,
+            Ok(f) => {
+                write!(
+                    w,
+                    "speedup: {} {f:.2}x{spread} over {} ({} vs {})",
+                    mode.name(),
+                    base.name(),
+                    human(wall_of(*mode)),
+                    human(wall_of(base))
+                )?;
+                match note {
+                    Some(note) => writeln!(w, "; note: {note}")?,
+                    None => writeln!(w)?,
+                }
+            }
             Err(why) => writeln!(
                 w,
                 "speedup: {} n/a over {} ({why}; a speedup needs complete runs with every page ok)",

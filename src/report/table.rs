@@ -20,9 +20,12 @@ const MIN_INPUT_WIDTH: usize = 20;
 /// `#`, status, bytes and time columns of a fetch row, with their gaps, and room for a short note
 /// after them (`  truncated`, `  HTTP 404`); a longer error wraps.
 const FETCH_FIXED: usize = 5 + 2 + 2 + 6 + 2 + 10 + 2 + 10 + 12;
-/// `#` and the gap of a compare row; each loop then adds two 10-wide columns and gaps.
-const COMPARE_FIXED: usize = 5 + 2;
-const COMPARE_PER_LOOP: usize = 2 + 10 + 1 + 10;
+/// `#`, the gaps and the bytes column of a compare row; each loop then adds a 3-wide status cell
+/// and an 8-wide time.
+const COMPARE_FIXED: usize = 5 + 2 + 2 + 8;
+const COMPARE_PER_LOOP: usize = 2 + 3 + 1 + 8;
+/// The width a compare table keeps to off a terminal (with up to three loops).
+const COMPARE_COLUMNS: usize = 80;
 
 pub struct Table<'a> {
     layout: Layout,
@@ -104,16 +107,30 @@ impl<'a> Table<'a> {
     }
 
     fn write_compare(&mut self, runs: &[RunSummary], speedup: &Speedup) -> io::Result<()> {
-        let width = self.input_width(COMPARE_FIXED + COMPARE_PER_LOOP * self.runs.len());
+        let fixed = COMPARE_FIXED + COMPARE_PER_LOOP * self.runs.len();
+        let width = match self.columns {
+            Some(_) => self.input_width(fixed),
+            // Off a terminal: an 80-column table for two or three loops.
+            None => COMPARE_COLUMNS
+                .saturating_sub(fixed + 1)
+                .clamp(MIN_INPUT_WIDTH, INPUT_WIDTH),
+        };
+        let color = self.color;
         let w = &mut self.out;
         let count = self.runs.iter().map(|(_, p)| p.len()).max().unwrap_or(0);
-        write!(w, "{:>5}  {}", "", term::pad_right("", width))?;
+        write!(w, "{:>5}  {}  {:>8}", "", term::pad_right("", width), "")?;
         for (mode, _) in self.runs.iter() {
-            write!(w, "  {:>21}", mode.name())?;
+            write!(w, "  {:>12}", mode.name())?;
         }
-        write!(w, "\n{:>5}  {}", "#", term::pad_right("input", width))?;
+        write!(
+            w,
+            "\n{:>5}  {}  {:>8}",
+            "#",
+            term::pad_right("input", width),
+            "bytes"
+        )?;
         for _ in self.runs.iter() {
-            write!(w, "  {:>10} {:>10}", "bytes", "time")?;
+            write!(w, "  {:>3} {:>8}", "st", "time")?;
         }
         writeln!(w)?;
         for i in 0..count {
@@ -122,12 +139,29 @@ impl<'a> Table<'a> {
                 .iter()
                 .find_map(|(_, p)| p.get(i))
                 .map_or("", |p| p.job.input.as_str());
-            write!(w, "{i:>5}  {}", term::pad_right(&cell(input, width), width))?;
+            // The size once: loops fetch the same pages (a difference is warned on stderr).
+            let bytes = self
+                .runs
+                .iter()
+                .find_map(|(_, p)| p.get(i).filter(|p| p.ok()))
+                .map_or("-".to_string(), |p| p.bytes.to_string());
+            write!(
+                w,
+                "{i:>5}  {}  {bytes:>8}",
+                term::pad_right(&cell(input, width), width)
+            )?;
             for (_, pages) in self.runs.iter() {
                 match pages.get(i) {
-                    Some(p) if p.ok() => write!(w, "  {:>10} {:>10}", p.bytes, human(p.elapsed))?,
-                    Some(_) => write!(w, "  {:>10} {:>10}", "failed", "-")?,
-                    None => write!(w, "  {:>10} {:>10}", "-", "-")?,
+                    Some(p) => {
+                        let sgr = term::outcome_color(p.status, !p.ok());
+                        let status = term::paint(&format!("{:>3}", status_cell(p)), sgr, color);
+                        let time = match p.status {
+                            Some(_) => human(p.elapsed),
+                            None => "-".to_string(),
+                        };
+                        write!(w, "  {status} {time:>8}")?
+                    }
+                    None => write!(w, "  {:>3} {:>8}", "-", "-")?,
                 }
             }
             writeln!(w)?;
@@ -212,6 +246,16 @@ impl Reporter for Table<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+/// A page's short status in a compare row: the HTTP status, `err` for a page that got no response,
+/// `cxl` for one cancelled by Ctrl-C.
+fn status_cell(p: &PageResult) -> String {
+    match (p.status, &p.error) {
+        (Some(s), _) => s.to_string(),
+        (None, Some(crate::page::PageError::Cancelled)) => "cxl".to_string(),
+        (None, _) => "err".to_string(),
     }
 }
 
@@ -323,7 +367,7 @@ mod tests {
         );
         assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
         assert!(out.contains("\\e]0;title\\x07x\\ny"), "{out}");
-        assert_eq!(out.lines().count(), 1 + 3 + 1 + 2, "{out}");
+        assert_eq!(out.lines().count(), 1 + 3 + 1 + 3, "{out}");
     }
 
     #[test]

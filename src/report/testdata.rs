@@ -72,5 +72,12 @@ pub fn summary(mode: Strategy, pages: &[PageResult], wall_ms: u64) -> RunSummary
         http: vec![HttpVersion::Http11],
         inputs: pages.len(),
         retries: 0,
+        statuses: pages.iter().filter_map(|p| p.status).fold(
+            std::collections::BTreeMap::new(),
+            |mut m, s| {
+                *m.entry(s).or_insert(0) += 1;
+                m
+            },
+        ),
     }
 }

@@ -1,0 +1,126 @@
+//! What the summaries say about the pages: the status breakdown and pages per second, the note on
+//! a speedup that timed error pages, cancelled pages counted apart, and inputs that look like host
+//! names sent to the default search template.
+
+mod common;
+
+use common::faults::FaultServer;
+use common::pagefetch;
+use serde_json::Value;
+
+/// Three pages: 200, 404, 500 (none fails without `--fail`).
+fn mixed(s: &FaultServer) -> Vec<String> {
+    vec![s.url("/ok/10"), s.url("/status/404"), s.url("/status/500")]
+}
+
+fn stdout_of(args: &[&str], code: i32) -> String {
+    let out = pagefetch().args(args).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_compare_table_shows_each_loops_status_and_fits_80_columns() {
+    let s = FaultServer::start();
+    let urls = mixed(&s);
+    let mut args = vec!["compare", "-q", "--modes", "sequential,joinset,join-all"];
+    args.extend(urls.iter().map(String::as_str));
+    let out = stdout_of(&args, 0);
+    let rows: Vec<&str> = out.lines().collect();
+    assert!(rows[1].contains("st") && rows[1].contains("bytes"), "{out}");
+    for (row, status) in rows[2..5].iter().zip(["200", "404", "500"]) {
+        assert_eq!(
+            row.matches(&format!(" {status} ")).count(),
+            3,
+            "a status cell per loop: {row}\n{out}"
+        );
+    }
+    let table_end = rows.iter().position(|l| l.is_empty()).unwrap();
+    for row in &rows[..table_end] {
+        let width = row.chars().count();
+        assert!(width <= 80, "{width} columns: {row}\n{out}");
+    }
+    assert!(
+        out.contains("  status 200 ×1, 404 ×1, 500 ×1; "),
+        "the breakdown in every loop's summary: {out}"
+    );
+    assert!(out.contains(" pages/s\n"), "{out}");
+    let speedups: Vec<&str> = rows
+        .iter()
+        .filter(|l| l.starts_with("speedup:"))
+        .copied()
+        .collect();
+    assert_eq!(speedups.len(), 2, "{out}");
+    for line in speedups {
+        assert!(
+            line.contains("x over sequential")
+                && line.contains("; note: pages answered 4xx/5xx: sequential 404 ×1, 500 ×1;"),
+            "the speedup is given, and says it timed error pages: {line}"
+        );
+    }
+}
+
+#[test]
+fn json_ndjson_and_markdown_summaries_carry_statuses_pages_per_second_and_the_note() {
+    let s = FaultServer::start();
+    let urls = mixed(&s);
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("summary.md");
+    let export = dir.path().join("run.json");
+    let mut args = vec!["compare", "-q", "--format", "ndjson"];
+    args.extend(urls.iter().map(String::as_str));
+    let out = pagefetch()
+        .args(&args)
+        .arg("--export-markdown")
+        .arg(&md)
+        .arg("--export-json")
+        .arg(&export)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let mut summaries: Vec<&Value> = lines.iter().filter(|l| l["type"] == "summary").collect();
+    summaries.extend(doc["runs"].as_array().unwrap());
+    assert_eq!(summaries.len(), 4);
+    for summary in summaries {
+        assert_eq!(
+            summary["statuses"],
+            serde_json::json!({"200": 1, "404": 1, "500": 1}),
+            "{summary}"
+        );
+        assert!(summary["pages_per_s"].as_f64().unwrap() > 0.0, "{summary}");
+    }
+    let last = lines.last().unwrap();
+    let note = "pages answered 4xx/5xx: sequential 404 ×1, 500 ×1; joinset 404 ×1, 500 ×1";
+    for compare in [last, &doc] {
+        assert!(compare["speedup"]["joinset"].is_number(), "{compare}");
+        assert_eq!(compare["speedup_note"]["joinset"], note, "{compare}");
+    }
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(md.contains("| speedup | statuses | pages/s |"), "{md}");
+    assert!(md.contains(" | 200 ×1, 404 ×1, 500 ×1 | "), "{md}");
+    assert!(md.contains(note), "{md}");
+}
+
+#[test]
+fn a_speedup_between_pages_that_all_answered_2xx_has_no_note() {
+    let s = FaultServer::start();
+    let (a, b) = (s.url("/ok/10"), s.url("/ok/20"));
+    let out = stdout_of(&["compare", "-q", "--format", "json", &a, &b], 0);
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["speedup_note"], serde_json::json!({}));
+    assert_eq!(doc["runs"][0]["statuses"], serde_json::json!({"200": 2}));
+    let out = stdout_of(&["compare", "-q", &a, &b], 0);
+    assert!(!out.contains("note:"), "{out}");
+    assert!(out.contains("  status 200 ×2; "), "{out}");
+}
