@@ -13,7 +13,7 @@ use crate::input::stream::Stream;
 use crate::order::InOrder;
 use crate::order::Order;
 use crate::output;
-use crate::page::{HttpVersion, PageResult, Strategy};
+use crate::page::{HttpVersion, PageError, PageResult, Strategy};
 use crate::progress;
 use crate::report::Reporter;
 use crate::run::{Repeat, RunSummary, Speedup};
@@ -94,6 +94,8 @@ impl Input {
 struct Tally {
     ok: usize,
     failed: usize,
+    /// Pages stopped by Ctrl-C / SIGTERM: neither ok nor failed.
+    cancelled: usize,
     bytes: u64,
     /// Times of the pages that got a response, in rounded microseconds.
     page_times: PageTimes,
@@ -109,6 +111,8 @@ impl Tally {
     fn add(&mut self, page: &PageResult) {
         if page.ok() {
             self.ok += 1;
+        } else if matches!(page.error, Some(PageError::Cancelled)) {
+            self.cancelled += 1;
         } else {
             self.failed += 1;
         }
@@ -188,9 +192,10 @@ impl History {
         let summary = RunSummary {
             mode: self.mode,
             concurrency: self.concurrency,
-            pages: run.tally.ok + run.tally.failed,
+            pages: run.tally.ok + run.tally.failed + run.tally.cancelled,
             ok: run.tally.ok,
             failed: run.tally.failed,
+            cancelled: run.tally.cancelled,
             bytes: run.tally.bytes,
             wall: run.wall,
             page_times,

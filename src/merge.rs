@@ -561,6 +561,7 @@ fn scan(
 struct Tally {
     count: usize,
     ok: usize,
+    cancelled: usize,
     bytes: u64,
     times: PageTimes,
     http: Vec<HttpVersion>,
@@ -574,6 +575,8 @@ impl Tally {
         self.count += 1;
         if v["error"].is_null() {
             self.ok += 1;
+        } else if v["error_kind"] == "cancelled" {
+            self.cancelled += 1;
         }
         self.bytes = self.bytes.saturating_add(v["bytes"].as_u64().unwrap_or(0));
         self.retries += v["attempts"].as_u64().unwrap_or(1).saturating_sub(1) as usize;
@@ -609,7 +612,8 @@ impl Tally {
             concurrency: usize::try_from(seen.concurrency).unwrap_or(usize::MAX),
             pages: self.count,
             ok: self.ok,
-            failed: self.count - self.ok,
+            failed: self.count - self.ok - self.cancelled,
+            cancelled: self.cancelled,
             bytes: self.bytes,
             // The walls were checked one by one; their sum is as far from overflowing as 31 years
             // a file times the number of files.

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::sync::Arc;
+use std::time::Instant;
 
 use indicatif::ProgressBar;
 
@@ -33,7 +34,8 @@ pub enum Order {
 pub type Sink<'a> = dyn FnMut(PageResult) -> io::Result<()> + 'a;
 
 enum Slot {
-    Started(Arc<Job>),
+    /// Taken by a loop at that instant (a cancelled page's time runs from it).
+    Started(Arc<Job>, Instant),
     Done(PageResult),
 }
 
@@ -44,7 +46,7 @@ pub struct InOrder<'a> {
     /// `parked[i]` is the page with sequence number `next + i` (input order).
     parked: VecDeque<Slot>,
     /// Pages started and not finished (completion order), by sequence number.
-    running: BTreeMap<usize, Arc<Job>>,
+    running: BTreeMap<usize, (Arc<Job>, Instant)>,
     sink: &'a mut Sink<'a>,
     progress: ProgressBar,
     window: usize,
@@ -88,7 +90,7 @@ impl<'a> InOrder<'a> {
     pub fn start(&mut self, job: &Arc<Job>) {
         match self.order {
             Order::Completion => {
-                self.running.insert(job.seq, job.clone());
+                self.running.insert(job.seq, (job.clone(), Instant::now()));
             }
             Order::Input => {
                 debug_assert_eq!(
@@ -96,7 +98,8 @@ impl<'a> InOrder<'a> {
                     self.next + self.parked.len(),
                     "jobs start in order"
                 );
-                self.parked.push_back(Slot::Started(job.clone()));
+                self.parked
+                    .push_back(Slot::Started(job.clone(), Instant::now()));
             }
         }
     }
@@ -135,22 +138,29 @@ impl<'a> InOrder<'a> {
     }
 
     /// After an interruption: every page started and not finished, then `not_started`, is
-    /// reported cancelled (in input order, after any finished page waiting its turn).
+    /// reported cancelled (in input order, after any finished page waiting its turn). A started
+    /// page's time is how long it had run when cancelled (since its loop took it); a page never
+    /// started ran for no time.
     pub fn finish_cancelled(&mut self, not_started: Vec<Arc<Job>>) -> io::Result<()> {
-        let cancelled = |job| PageResult::failed(job, PageError::Cancelled);
+        let now = Instant::now();
+        let cancelled = |job, since: Option<Instant>| {
+            let mut page = PageResult::failed(job, PageError::Cancelled);
+            page.elapsed = since.map_or_else(Default::default, |t| now.duration_since(t));
+            page
+        };
         let running = std::mem::take(&mut self.running);
-        for job in running.into_values() {
-            self.deliver(cancelled(job))?;
+        for (job, since) in running.into_values() {
+            self.deliver(cancelled(job, Some(since)))?;
         }
         while let Some(slot) = self.parked.pop_front() {
             self.next += 1;
             match slot {
                 Slot::Done(page) => self.deliver(page)?,
-                Slot::Started(job) => self.deliver(cancelled(job))?,
+                Slot::Started(job, since) => self.deliver(cancelled(job, Some(since)))?,
             }
         }
         for job in not_started {
-            self.deliver(cancelled(job))?;
+            self.deliver(cancelled(job, None))?;
         }
         Ok(())
     }

@@ -38,6 +38,8 @@ pub struct RunSummary {
     pub pages: usize,
     pub ok: usize,
     pub failed: usize,
+    /// Pages stopped by Ctrl-C / SIGTERM (counted in `pages`, neither ok nor failed).
+    pub cancelled: usize,
     pub bytes: u64,
     /// Wall time of the last run.
     pub wall: Duration,

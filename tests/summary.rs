@@ -124,3 +124,68 @@ fn a_speedup_between_pages_that_all_answered_2xx_has_no_note() {
     assert!(!out.contains("note:"), "{out}");
     assert!(out.contains("  status 200 ×2; "), "{out}");
 }
+
+/// `compare --modes sequential` over a fast page, a page the server holds, and a third that never
+/// starts; interrupted with SIGINT once the held page is the one in flight.
+fn interrupted_compare(format: &str) -> (Option<i32>, String) {
+    let s = common::TestServer::instant();
+    let slow = s.url("slow", "gate=1");
+    let (a, b) = (s.url("a", ""), s.url("b", ""));
+    let child = common::command()
+        .args(["compare", "--timeout", "10m", "--modes", "sequential"])
+        .args(["--format", format, &a, &slow, &b])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn pagefetch");
+    common::wait_for("the slow page", || {
+        s.stats().requests() == 2 && s.stats().in_flight() == 1
+    });
+    common::send(&child, libc::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), String::from_utf8(out.stdout).unwrap())
+}
+
+#[test]
+fn cancelled_pages_are_counted_apart_from_failed_ones_with_the_time_they_had_run() {
+    let (code, out) = interrupted_compare("ndjson");
+    assert_eq!(code, Some(130));
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[1]["error_kind"], "cancelled", "{out}");
+    assert!(
+        lines[1]["elapsed_ms"].as_f64().unwrap() > 0.0,
+        "the held page had run when it was cancelled: {}",
+        lines[1]
+    );
+    assert_eq!(lines[2]["error_kind"], "cancelled", "{out}");
+    assert_eq!(lines[2]["elapsed_ms"], 0.0, "never started: {}", lines[2]);
+    let summary = &lines[3];
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(
+        (
+            &summary["total"],
+            &summary["ok"],
+            &summary["failed"],
+            &summary["cancelled"]
+        ),
+        (
+            &Value::from(3),
+            &Value::from(1),
+            &Value::from(0),
+            &Value::from(2)
+        ),
+        "{summary}"
+    );
+
+    let (code, out) = interrupted_compare("table");
+    assert_eq!(code, Some(130));
+    assert!(
+        out.contains("3 pages, 1 ok, 0 failed, 2 cancelled,"),
+        "{out}"
+    );
+    let held = out.lines().find(|l| l.starts_with("    1  ")).unwrap();
+    assert!(held.contains(" cxl ") && !held.contains("0 µs"), "{held}");
+}

@@ -125,6 +125,8 @@ pub struct SummaryRecord {
     pub total: usize,
     pub ok: usize,
     pub failed: usize,
+    /// Pages stopped by Ctrl-C / SIGTERM: neither ok nor failed.
+    pub cancelled: usize,
     /// Body bytes over all pages.
     pub bytes: u64,
     pub wall_ms: f64,
@@ -157,6 +159,7 @@ impl SummaryRecord {
             total: s.pages,
             ok: s.ok,
             failed: s.failed,
+            cancelled: s.cancelled,
             bytes: s.bytes,
             wall_ms: ms(s.wall),
             page_ms: PageMs {

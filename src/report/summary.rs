@@ -11,12 +11,16 @@ use crate::stats::human;
 pub fn write_summary(w: &mut dyn Write, s: &RunSummary) -> io::Result<()> {
     write!(
         w,
-        "{}: concurrency {}, {}, {} ok, {} failed, {} bytes, wall {}, {}",
+        "{}: concurrency {}, {}, {} ok, {} failed{}, {} bytes, wall {}, {}",
         s.mode.name(),
         s.concurrency,
         plural(s.pages, "page"),
         s.ok,
         s.failed,
+        match s.cancelled {
+            0 => String::new(),
+            n => format!(", {n} cancelled"),
+        },
         thousands(s.bytes),
         human(s.wall),
         plural(s.connections, "connection"),

@@ -9,7 +9,7 @@ use std::io::{self, Write};
 
 use super::summary::{write_baseline, write_speedup, write_summary};
 use super::{Kept, Layout, Reporter, RunSummary, Speedup, Verdict};
-use crate::page::{PageResult, Strategy};
+use crate::page::{PageError, PageResult, Strategy};
 use crate::stats::human;
 use crate::term;
 
@@ -155,8 +155,11 @@ impl<'a> Table<'a> {
                     Some(p) => {
                         let sgr = term::outcome_color(p.status, !p.ok());
                         let status = term::paint(&format!("{:>3}", status_cell(p)), sgr, color);
+                        let cancelled = matches!(p.error, Some(PageError::Cancelled));
                         let time = match p.status {
                             Some(_) => human(p.elapsed),
+                            // How long it had run when cancelled (a page never started: `-`).
+                            None if cancelled && !p.elapsed.is_zero() => human(p.elapsed),
                             None => "-".to_string(),
                         };
                         write!(w, "  {status} {time:>8}")?
@@ -254,7 +257,7 @@ impl Reporter for Table<'_> {
 fn status_cell(p: &PageResult) -> String {
     match (p.status, &p.error) {
         (Some(s), _) => s.to_string(),
-        (None, Some(crate::page::PageError::Cancelled)) => "cxl".to_string(),
+        (None, Some(PageError::Cancelled)) => "cxl".to_string(),
         (None, _) => "err".to_string(),
     }
 }

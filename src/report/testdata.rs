@@ -62,7 +62,14 @@ pub fn summary(mode: Strategy, pages: &[PageResult], wall_ms: u64) -> RunSummary
         concurrency: if mode == Strategy::Sequential { 1 } else { 64 },
         pages: pages.len(),
         ok: pages.iter().filter(|p| p.ok()).count(),
-        failed: pages.iter().filter(|p| !p.ok()).count(),
+        failed: pages
+            .iter()
+            .filter(|p| !p.ok() && !matches!(p.error, Some(PageError::Cancelled)))
+            .count(),
+        cancelled: pages
+            .iter()
+            .filter(|p| matches!(p.error, Some(PageError::Cancelled)))
+            .count(),
         bytes: pages.iter().map(|p| p.bytes).sum(),
         wall: Duration::from_millis(wall_ms),
         page_times,
