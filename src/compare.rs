@@ -38,6 +38,9 @@ pub struct Plan {
     /// Unmeasured runs of each loop before the measured ones.
     pub warmup: usize,
     pub judge: Judge,
+    /// Inputs that look like host names, sent to the default search template (counted only with
+    /// that template; the summaries say how many).
+    pub hosts: std::sync::Arc<crate::input::HostLike>,
 }
 
 /// What is judged after the run.
@@ -145,6 +148,8 @@ struct Run {
     signal: Option<i32>,
     /// The input could not be read to its end (the run did the pages read before).
     input_failed: Option<String>,
+    /// Inputs read so far that look like host names (default template only).
+    inputs_like_hosts: usize,
 }
 
 /// What one loop has done over the rounds so far.
@@ -206,6 +211,7 @@ impl History {
             inputs: run.inputs,
             retries,
             statuses: run.tally.statuses,
+            inputs_like_hosts: run.inputs_like_hosts,
         };
         &self.latest.insert((summary, false)).0
     }
@@ -368,6 +374,7 @@ async fn run_once(
         wall,
         connections: fetcher.connections_opened(),
         inputs: source.read(),
+        inputs_like_hosts: plan.hosts.count(),
         signal,
         input_failed,
     })

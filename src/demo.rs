@@ -76,6 +76,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         order: args.output.order,
         select: Default::default(),
         warmup: 0,
+        hosts: Default::default(),
         judge: crate::compare::Judge {
             say: !args.output.quiet,
             ..Default::default()

@@ -119,6 +119,10 @@ async fn fetch_or_compare(
     // Check the template, the checks and the baseline before reading stdin, so a typo fails fast
     // and costs no request.
     let template = Template::parse(&input.template)?;
+    // Inputs that look like host names go to a search engine only with the default template: they
+    // are counted (and warned about) then, never with a template of the user's.
+    let hosts = Arc::new(input::HostLike::default());
+    let default_template = input.template == cli::DEFAULT_TEMPLATE;
     let baseline = ci
         .baseline
         .as_deref()
@@ -140,6 +144,9 @@ async fn fetch_or_compare(
             Ok(false) => anyhow::bail!(input::NO_INPUT),
             Err(e) => anyhow::bail!(e),
         }
+        if default_template {
+            stream.watch_hosts(hosts.clone());
+        }
         let stream = std::sync::Mutex::new(Some(stream));
         (
             compare::Input::Stream { stream, template },
@@ -147,6 +154,17 @@ async fn fetch_or_compare(
         )
     } else {
         let terms = input::read_terms(&input.terms, input.file.as_deref())?;
+        if default_template {
+            for i in 0..terms.len() {
+                if let Ok(text) = terms.get(i).text {
+                    hosts.note(text);
+                }
+            }
+            // A list is known whole: the warning comes before any request.
+            if let Some(w) = hosts.warning().filter(|_| !output.quiet) {
+                output::warn(format_args!("{w}"));
+            }
+        }
         let jobs = Jobs::new(terms, template);
         let in_flight = (request.concurrency as usize).min(jobs.len());
         (compare::Input::List(jobs), in_flight)
@@ -197,6 +215,7 @@ async fn fetch_or_compare(
         order: output.order,
         select,
         warmup: request.warmup as usize,
+        hosts: hosts.clone(),
         judge: compare::Judge {
             checks: ci.checks,
             baseline,
@@ -232,7 +251,14 @@ async fn fetch_or_compare(
         reporters.push(report::html_export(create(path, "--export-html")?));
     }
     let mut reporter = report::Fanout(reporters);
-    run_modes(&plan, modes, &mut reporter).await
+    let outcome = run_modes(&plan, modes, &mut reporter).await;
+    // A stream's inputs are known only as they come: its warning comes once, at the end.
+    if streaming && default_template && !output.quiet {
+        if let Some(w) = hosts.warning() {
+            output::warn(format_args!("{w}"));
+        }
+    }
+    outcome
 }
 
 /// `pagefetch serve`: prints the bound address as the first stdout line, serves until a signal.

@@ -77,6 +77,8 @@ struct Stretch {
 #[derive(Default)]
 struct Seen {
     inputs: Option<(u64, String)>,
+    /// The largest count over the files (every shard reads the same inputs).
+    inputs_like_hosts: usize,
     wall_ms: f64,
     connections: u64,
     concurrency: u64,
@@ -471,6 +473,8 @@ fn check_summary(
     for field in SUMMARY_COUNTS {
         count(v, field, at)?;
     }
+    let hosts = v["inputs_like_hosts"].as_u64().unwrap_or(0) as usize;
+    seen.inputs_like_hosts = seen.inputs_like_hosts.max(hosts);
     if let Some(inputs) = v["inputs"].as_u64() {
         if v["interrupted"] == false {
             match &seen.inputs {
@@ -630,6 +634,7 @@ impl Tally {
                 .map_or(self.count, |(n, _)| *n as usize),
             retries: self.retries,
             statuses: self.statuses,
+            inputs_like_hosts: seen.inputs_like_hosts,
         };
         let mut v = serde_json::to_value(SummaryRecord::new(&summary)).unwrap_or_default();
         let mode = match self.modes.as_slice() {

@@ -59,6 +59,9 @@ pub struct RunSummary {
     pub retries: usize,
     /// Pages by the HTTP status they answered with (pages without a response are not counted).
     pub statuses: BTreeMap<u16, usize>,
+    /// Inputs without a scheme that look like host names, sent to the default search template
+    /// (0 with a template of the user's).
+    pub inputs_like_hosts: usize,
 }
 
 impl RunSummary {

@@ -189,3 +189,68 @@ fn cancelled_pages_are_counted_apart_from_failed_ones_with_the_time_they_had_run
     let held = out.lines().find(|l| l.starts_with("    1  ")).unwrap();
     assert!(held.contains(" cxl ") && !held.contains("0 µs"), "{held}");
 }
+
+/// Five inputs, three like host names; `--shard 5/6` selects none of them, so nothing is fetched
+/// (the default template is a search engine on the internet) while every input is still read.
+const HOSTISH: [&str; 5] = [
+    "apple",
+    "example.com",
+    "10.0.0.5:8080/health",
+    "pear",
+    "a.io",
+];
+
+#[test]
+fn inputs_like_host_names_sent_to_the_default_template_are_warned_about_and_counted() {
+    for sub in ["fetch", "compare"] {
+        let out = pagefetch()
+            .args([sub, "--format", "ndjson", "--shard", "5/6"])
+            .args(HOSTISH)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{sub}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.matches("warning:").count(), 1, "once: {err}");
+        assert!(
+            err.contains("3 inputs look like host names but have no scheme")
+                && err.contains("\"example.com\", \"10.0.0.5:8080/health\", \"a.io\"")
+                && err.contains("add https://"),
+            "{sub}: {err}"
+        );
+        let summaries: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|l| l["type"] == "summary")
+            .collect();
+        assert!(!summaries.is_empty(), "{sub}");
+        for s in summaries {
+            assert_eq!(s["inputs_like_hosts"], 3, "{sub}: {s}");
+        }
+    }
+}
+
+#[test]
+fn bare_words_and_a_users_template_give_no_host_warning() {
+    let words = pagefetch()
+        .args(["fetch", "--format", "ndjson", "--shard", "5/6"])
+        .args(["apple", "pear", "pear pie", "3.14"])
+        .output()
+        .unwrap();
+    let own = pagefetch()
+        .args(["compare", "--format", "ndjson", "--shard", "5/6"])
+        .args(["-t", "http://127.0.0.1:9/lookup?host={}"])
+        .args(HOSTISH)
+        .output()
+        .unwrap();
+    for out in [words, own] {
+        assert_eq!(out.status.code(), Some(0));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("host name"), "{err}");
+        let last_summary = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .rfind(|l| l["type"] == "summary")
+            .unwrap();
+        assert_eq!(last_summary["inputs_like_hosts"], 0, "{last_summary}");
+    }
+}

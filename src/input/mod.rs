@@ -166,6 +166,104 @@ pub fn terms_from_reader(r: impl Read, source: &str) -> io::Result<Terms> {
     Ok(out)
 }
 
+/// Inputs named in the warning about host-like inputs, at most.
+pub const HOSTS_NAMED: usize = 3;
+
+/// Whether a term without a scheme looks like a host name or address someone meant to fetch
+/// (`example.com`, `intranet.corp/path`, `10.0.0.5:8080/health`) rather than words to search for:
+/// the part before any `/`, `?` or `#` is an IPv4 address with an optional port, or dotted labels
+/// of letters, digits and `-` whose last label is 2 to 24 letters (a TLD), with an optional port.
+/// A bare word (`apple`), a phrase (`pear pie`), a number (`3.14`) or a URL with a scheme is not.
+pub fn looks_like_host(term: &str) -> bool {
+    if term.contains("://") || term.chars().any(char::is_whitespace) {
+        return false;
+    }
+    let authority = term.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.len() <= 5 => {
+            if !port.bytes().all(|b| b.is_ascii_digit()) {
+                return false;
+            }
+            host
+        }
+        Some(_) => return false,
+        None => authority,
+    };
+    if host.parse::<std::net::Ipv4Addr>().is_ok() {
+        return true;
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    let tld = labels.last().copied().unwrap_or("");
+    labels.len() >= 2
+        && labels.iter().all(label_ok)
+        && (2..=24).contains(&tld.len())
+        && tld.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+/// Inputs that look like host names ([`looks_like_host`]), counted as they are read (a stream's
+/// too, from the reading side), with the first few kept to name them.
+#[derive(Debug, Default)]
+pub struct HostLike {
+    count: std::sync::atomic::AtomicUsize,
+    first: std::sync::Mutex<Vec<String>>,
+}
+
+impl HostLike {
+    /// Counts `term` if it looks like a host name.
+    pub fn note(&self, term: &str) {
+        if !looks_like_host(term) {
+            return;
+        }
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut first = self.first.lock().unwrap_or_else(|e| e.into_inner());
+        if first.len() < HOSTS_NAMED {
+            first.push(term.to_string());
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.count.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The warning, if any input looked like a host name: `pagefetch: warning: 2 inputs look like
+    /// host names but have no scheme, so they are sent to the default search template:
+    /// "example.com", "10.0.0.5:8080/health"; to fetch them, add https:// (e.g. https://example.com)`.
+    pub fn warning(&self) -> Option<String> {
+        let n = self.count();
+        if n == 0 {
+            return None;
+        }
+        let first = self.first.lock().unwrap_or_else(|e| e.into_inner());
+        let named: Vec<String> = first
+            .iter()
+            .map(|t| format!("\"{}\"", crate::term::escape(t)))
+            .collect();
+        let more = match n > first.len() {
+            true => format!(" and {} more", n - first.len()),
+            false => String::new(),
+        };
+        let subject = match n {
+            1 => "1 input looks like a host name but has".to_string(),
+            n => format!("{n} inputs look like host names but have"),
+        };
+        Some(format!(
+            "pagefetch: warning: {subject} no scheme, so {} sent to the default search template: \
+             {}{more}; to fetch {}, add https:// (e.g. https://{})",
+            if n == 1 { "it is" } else { "they are" },
+            named.join(", "),
+            if n == 1 { "it" } else { "them" },
+            crate::term::escape(&first[0]),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,5 +373,65 @@ mod tests {
         let missing = dir.path().join("missing.txt");
         let err = read_terms(&[], Some(&missing)).unwrap_err();
         assert!(format!("{err:#}").contains("missing.txt"), "{err:#}");
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::*;
+
+    #[test]
+    fn host_names_and_addresses_look_like_hosts_and_words_do_not() {
+        for host in [
+            "example.com",
+            "intranet.corp/health",
+            "api.example.co.uk:8443/v1?x=1",
+            "10.0.0.5:8080/health",
+            "10.0.0.5",
+            "a-b.example.org",
+        ] {
+            assert!(looks_like_host(host), "{host}");
+        }
+        for word in [
+            "apple",
+            "pear",
+            "pear pie",
+            "3.14",
+            "1.2.3",
+            "e.g",
+            "https://example.com",
+            "what is rust?",
+            "node.js 22",
+            "a..com",
+            "-x.com",
+            "example.com:http",
+            "300.1.1.1",
+        ] {
+            assert!(!looks_like_host(word), "{word}");
+        }
+    }
+
+    #[test]
+    fn the_warning_names_the_first_few_and_counts_them_all() {
+        let h = HostLike::default();
+        assert_eq!(h.warning(), None);
+        for t in [
+            "apple",
+            "example.com",
+            "10.0.0.5:8080/health",
+            "a.io",
+            "b.io",
+            "pear",
+        ] {
+            h.note(t);
+        }
+        assert_eq!(h.count(), 4);
+        let w = h.warning().unwrap();
+        assert!(
+            w.contains("4 inputs look like host names but have no scheme")
+                && w.contains("\"example.com\", \"10.0.0.5:8080/health\", \"a.io\" and 1 more")
+                && w.contains("add https:// (e.g. https://example.com)"),
+            "{w}"
+        );
     }
 }

@@ -42,6 +42,8 @@ pub struct Stream {
     pending: VecDeque<Msg>,
     /// `urls.txt`, `<stdin>`, or empty when there are only arguments.
     pub source: String,
+    /// Counts the items taken that look like host names (with the default template).
+    hosts: Option<std::sync::Arc<super::HostLike>>,
 }
 
 impl Stream {
@@ -60,12 +62,18 @@ impl Stream {
         }
     }
 
+    /// Items taken from now on that look like host names are counted in `hosts`.
+    pub fn watch_hosts(&mut self, hosts: std::sync::Arc<super::HostLike>) {
+        self.hosts = Some(hosts);
+    }
+
     /// The next message, waiting for it; `None` once the input has ended. Cancel-safe.
     pub async fn recv(&mut self) -> Option<Msg> {
         while self.pending.is_empty() {
             self.pending.extend(self.rx.recv().await?);
         }
-        self.pending.pop_front()
+        let msg = self.pending.pop_front();
+        self.taken(msg)
     }
 
     /// The next message if one is there now.
@@ -73,7 +81,17 @@ impl Stream {
         if self.pending.is_empty() {
             self.pending.extend(self.rx.try_recv().ok()?);
         }
-        self.pending.pop_front()
+        let msg = self.pending.pop_front();
+        self.taken(msg)
+    }
+
+    fn taken(&self, msg: Option<Msg>) -> Option<Msg> {
+        if let (Some(hosts), Some(Msg::Item { line, .. })) = (&self.hosts, &msg) {
+            if let Ok(text) = &line.text {
+                hosts.note(text);
+            }
+        }
+        msg
     }
 }
 
@@ -111,6 +129,7 @@ pub fn spawn(args: Vec<String>, file: Option<&Path>) -> anyhow::Result<Stream> {
         rx,
         pending: VecDeque::new(),
         source,
+        hosts: None,
     })
 }
 

@@ -146,6 +146,8 @@ pub struct SummaryRecord {
     pub statuses: std::collections::BTreeMap<String, usize>,
     /// Pages over the wall time, per second (null when the wall is zero), to 3 decimals.
     pub pages_per_s: Option<f64>,
+    /// Inputs without a scheme that look like host names, sent to the default search template.
+    pub inputs_like_hosts: usize,
 }
 
 impl SummaryRecord {
@@ -196,6 +198,7 @@ impl SummaryRecord {
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
             pages_per_s: s.pages_per_s().map(|r| (r * 1e3).round() / 1e3),
+            inputs_like_hosts: s.inputs_like_hosts,
         }
     }
 }

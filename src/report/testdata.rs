@@ -79,6 +79,7 @@ pub fn summary(mode: Strategy, pages: &[PageResult], wall_ms: u64) -> RunSummary
         http: vec![HttpVersion::Http11],
         inputs: pages.len(),
         retries: 0,
+        inputs_like_hosts: 0,
         statuses: pages.iter().filter_map(|p| p.status).fold(
             std::collections::BTreeMap::new(),
             |mut m, s| {
