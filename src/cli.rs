@@ -251,7 +251,7 @@ pub struct RequestArgs {
     /// Count an HTTP status >= 400 as a failed page
     #[arg(long)]
     pub fail: bool,
-    /// Run the whole fetch N times; report min / median / max wall time (rows are the last run's)
+    /// Run the whole fetch N times; report the wall time as mean ± σ, median, min and max (rows are the last run's)
     #[arg(long, value_name = "N", default_value = "1",
           value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
@@ -470,7 +470,7 @@ impl std::fmt::Debug for Credentials {
 pub enum Format {
     /// Aligned columns for people, then a summary
     Table,
-    /// One JSON document at the end
+    /// One JSON document, written as the run goes (pages stream, the summary follows)
     Json,
     /// One JSON object a line, streamed in input order, then a summary line
     Ndjson,
