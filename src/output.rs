@@ -94,6 +94,68 @@ impl Write for FileSink {
     }
 }
 
+/// A record file written in whole lines: a line reaches the file once its newline has, one
+/// `write_all` for all the lines ready, so a run stopped at any point (even killed) leaves whole
+/// NDJSON records and CSV rows. Its errors name the file. `--resume` (which must never append half
+/// a record) leaves an unfinished last line out when dropped; `-o` writes it as it is.
+pub struct LineFile {
+    file: std::fs::File,
+    name: String,
+    pending: Vec<u8>,
+    keep_tail: bool,
+}
+
+impl LineFile {
+    /// Lines kept before they are written without waiting for a flush.
+    pub const BATCH: usize = 64 * 1024;
+
+    pub fn new(file: std::fs::File, name: String, keep_tail: bool) -> Self {
+        LineFile {
+            file,
+            name,
+            pending: Vec::new(),
+            keep_tail,
+        }
+    }
+
+    fn write_upto(&mut self, end: usize) -> io::Result<()> {
+        let written = self.file.write_all(&self.pending[..end]);
+        self.pending.drain(..end);
+        written.map_err(|e| io::Error::new(e.kind(), format!("cannot write to {}: {e}", self.name)))
+    }
+
+    fn write_lines(&mut self) -> io::Result<()> {
+        match self.pending.iter().rposition(|&b| b == b'\n') {
+            Some(last) => self.write_upto(last + 1),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Write for LineFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        if self.pending.len() >= Self::BATCH {
+            self.write_lines()?;
+        }
+        Ok(buf.len())
+    }
+
+    /// Writes the whole lines; the start of a line waits for the rest of it.
+    fn flush(&mut self) -> io::Result<()> {
+        self.write_lines()
+    }
+}
+
+impl Drop for LineFile {
+    fn drop(&mut self) {
+        let _ = match self.keep_tail {
+            true => self.write_upto(self.pending.len()),
+            false => self.write_lines(),
+        };
+    }
+}
+
 /// stderr that never fails: a write that cannot be made is dropped.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Stderr;

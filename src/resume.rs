@@ -12,67 +12,24 @@
 //! lines, one write for each batch, so a reader or a kill never finds half a record in the middle.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use anyhow::{bail, Context};
 use serde_json::Value;
 
+use crate::output::LineFile;
 use crate::source::Done;
 use crate::template::Jobs;
-
-/// Records kept before a write: whole lines only are written, in one `write` each batch.
-const BATCH_BYTES: usize = 64 * 1024;
 
 /// What FILE already holds, and FILE (locked) to append the rest to.
 pub struct Resume {
     pub done: Done,
     /// Page records read (every record line, final or not).
     pub records: usize,
-    pub sink: Sink,
-}
-
-/// FILE open for appending and locked while this lives; it writes whole lines only.
-pub struct Sink {
-    file: File,
-    name: String,
-    /// Bytes given but not written yet; a line is written once its newline has arrived.
-    pending: Vec<u8>,
-}
-
-impl Sink {
-    /// Writes every complete line pending, in one `write_all` (one `write` but for a short one).
-    fn write_lines(&mut self) -> io::Result<()> {
-        let Some(last) = self.pending.iter().rposition(|&b| b == b'\n') else {
-            return Ok(());
-        };
-        let written = self.file.write_all(&self.pending[..=last]);
-        self.pending.drain(..=last);
-        written.map_err(|e| io::Error::new(e.kind(), format!("cannot write to {}: {e}", self.name)))
-    }
-}
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.pending.extend_from_slice(buf);
-        if self.pending.len() >= BATCH_BYTES {
-            self.write_lines()?;
-        }
-        Ok(buf.len())
-    }
-
-    /// Writes the complete lines; a record still being written stays until its end arrives.
-    fn flush(&mut self) -> io::Result<()> {
-        self.write_lines()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        // An unfinished record is left out, as a reader would leave it.
-        let _ = self.write_lines();
-    }
+    /// FILE, locked while this lives (the lock goes with the descriptor), appended in whole lines.
+    pub sink: LineFile,
 }
 
 /// Takes the advisory lock on `file`, or says that another process holds it.
@@ -192,11 +149,7 @@ pub fn open(path: &Path, jobs: &Jobs, refetch_failed: bool) -> anyhow::Result<Re
     Ok(Resume {
         done,
         records,
-        sink: Sink {
-            file,
-            name: shown.to_string(),
-            pending: Vec::new(),
-        },
+        sink: LineFile::new(file, shown.to_string(), false),
     })
 }
 
@@ -205,6 +158,7 @@ mod tests {
     use super::*;
     use crate::input::terms_from_args;
     use crate::template::Template;
+    use std::io::Write;
 
     fn jobs(terms: &[&str]) -> Jobs {
         Jobs::new(
@@ -322,7 +276,7 @@ mod tests {
         sink.write_all(b"{\"a\":1}\n{\"b\"").unwrap();
         sink.flush().unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"a\":1}\n");
-        sink.write_all(&vec![b' '; BATCH_BYTES]).unwrap();
+        sink.write_all(&vec![b' '; LineFile::BATCH]).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"a\":1}\n");
         sink.write_all(b":2}\n{\"c\"").unwrap();
         drop(sink);

@@ -3,7 +3,7 @@
 //! stream rule lives in one place.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -174,11 +174,7 @@ impl Report {
             }
         }
         let file = File::create(path).with_context(|| format!("-o {shown}: cannot create it"))?;
-        let sink = LineFile {
-            file,
-            name: shown.to_string(),
-            pending: Vec::new(),
-        };
+        let sink = output::LineFile::new(file, shown.to_string(), true);
         Ok(Report::File(spool::Shared::new(Box::new(sink))))
     }
 
@@ -204,55 +200,5 @@ impl Report {
             Report::Stdout => color(when),
             Report::File(_) => term::use_color(when, |v| std::env::var(v).ok(), false),
         }
-    }
-}
-
-/// A report file written in whole lines: a line reaches the file once its newline has, one
-/// `write_all` for all the lines ready, so a run stopped at any point (even killed) leaves whole
-/// NDJSON records and CSV rows. Its errors name the file.
-struct LineFile {
-    file: File,
-    name: String,
-    pending: Vec<u8>,
-}
-
-/// Lines kept before they are written without waiting for a flush.
-const LINE_BATCH: usize = 64 * 1024;
-
-impl LineFile {
-    fn write_upto(&mut self, end: usize) -> io::Result<()> {
-        let written = self.file.write_all(&self.pending[..end]);
-        self.pending.drain(..end);
-        written.map_err(|e| io::Error::new(e.kind(), format!("cannot write to {}: {e}", self.name)))
-    }
-
-    fn write_lines(&mut self) -> io::Result<()> {
-        match self.pending.iter().rposition(|&b| b == b'\n') {
-            Some(last) => self.write_upto(last + 1),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Write for LineFile {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.pending.extend_from_slice(buf);
-        if self.pending.len() >= LINE_BATCH {
-            self.write_lines()?;
-        }
-        Ok(buf.len())
-    }
-
-    /// Writes the whole lines; the start of a line waits for the rest of it.
-    fn flush(&mut self) -> io::Result<()> {
-        self.write_lines()
-    }
-}
-
-impl Drop for LineFile {
-    fn drop(&mut self) {
-        // Every report ends with a newline; anything after the last one is written as it is.
-        let end = self.pending.len();
-        let _ = self.write_upto(end);
     }
 }
